@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Set up orgide and run its main job or its tests, on a machine with only Python 3.11+ and git.
+
+    python3 dev.py run     set everything up, then run the main job
+    python3 dev.py test    set everything up, then run every test (desktop job, then headless job)
+    python3 dev.py setup   set everything up and stop
+    python3 dev.py lock    recompile requirements/all.lock from requirements/all.in (needs pip-tools)
+
+Setup is idempotent: the virtual environments are rebuilt only when the lock file changes.
+Two environments are made: `.venv` with everything, and `.venv-headless` without Qt, in which
+the headless part of the suite proves that the core never needs PySide6.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+LOCK = ROOT / "requirements" / "all.lock"
+TORCH_PIN = "torch==2.13.0"  # a CPU or GPU build per machine, so it carries no hash
+DESKTOP_ONLY = {"pyside6-essentials", "shiboken6", "qasync", "pytest-qt"}
+VENV = ROOT / ".venv"
+HEADLESS_VENV = ROOT / ".venv-headless"
+HEADLESS_TESTS = ["tests/orgruntime", "tests/kernels", "tests/cli", "tests/test_layers.py"]
+DEMO_ORG = ROOT / "build" / "demo-org"
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):
+        print(f"orgide needs Python 3.11 or newer; this is {sys.version.split()[0]}", file=sys.stderr)
+        return 2
+    verb = argv[0] if argv else "run"
+    if verb == "setup":
+        setup(VENV, desktop=True)
+        return 0
+    if verb == "run":
+        return run_main_job(setup(VENV, desktop=True))
+    if verb == "test":
+        return run_all_tests(argv[1:])
+    if verb == "lock":
+        return compile_lock()
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+def setup(venv: Path, *, desktop: bool) -> Path:
+    """Make `venv` match the lock file; return its Python."""
+    python = venv / "bin" / "python"
+    wanted = _fingerprint(desktop)
+    stamp = venv / ".orgide-setup"
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    print(f"setting up {venv.name} ...", flush=True)
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
+    with tempfile.TemporaryDirectory() as tmp:
+        lock = Path(tmp) / "lock.txt"
+        lock.write_text(_lock_text(desktop))
+        subprocess.run([*pip, "install", "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
+    subprocess.run([*pip, "install", os.environ.get("ORGIDE_TORCH", TORCH_PIN)], check=True)
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    stamp.write_text(wanted)
+    return python
+
+
+def run_main_job(python: Path) -> int:
+    """Today's main job: make an org from the startup template, validate it and show it."""
+    env = _env()
+    if not (DEMO_ORG / "org.yaml").exists():
+        DEMO_ORG.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(python), "-m", "ide", "new", str(DEMO_ORG), "--template", "startup"], check=True, env=env)
+    checked = subprocess.run([str(python), "-m", "ide", "validate", str(DEMO_ORG)], env=env)
+    if checked.returncode != 0:
+        return checked.returncode
+    return subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env).returncode
+
+
+def run_all_tests(pytest_args: list[str]) -> int:
+    python = setup(VENV, desktop=True)
+    env = _env()
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    print("== desktop job: every test", flush=True)
+    full = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+    headless_python = setup(HEADLESS_VENV, desktop=False)
+    print("== headless job: the core's tests without PySide6 installed", flush=True)
+    present = [t for t in HEADLESS_TESTS if (ROOT / t).exists()]
+    headless = subprocess.run(
+        [str(headless_python), "-m", "pytest", "-m", "not qt", *present, *pytest_args], cwd=ROOT, env=env
+    ).returncode
+    return full or headless
+
+
+def compile_lock() -> int:
+    command = [
+        "pip-compile", "--generate-hashes", "--allow-unsafe", "--strip-extras",
+        "--no-emit-index-url", "--no-emit-find-links", "-o", str(LOCK), str(LOCK.with_suffix(".in")),
+    ]
+    return subprocess.run(command).returncode
+
+
+def _lock_text(desktop: bool) -> str:
+    """The lock file, less the desktop-only packages when `desktop` is false."""
+    blocks: list[list[str]] = []
+    for line in LOCK.read_text().splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            blocks.append([line])
+        elif blocks:
+            blocks[-1].append(line)
+    keep = [b for b in blocks if desktop or b[0].split("==")[0].strip().lower() not in DESKTOP_ONLY]
+    return "\n".join(line for block in keep for line in block) + "\n"
+
+
+def _fingerprint(desktop: bool) -> str:
+    digest = hashlib.sha256(_lock_text(desktop).encode())
+    digest.update((ROOT / "pyproject.toml").read_bytes())
+    digest.update(os.environ.get("ORGIDE_TORCH", TORCH_PIN).encode())
+    return digest.hexdigest()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env["QT_API"] = "pyside6"
+    env.setdefault("PYTHONUTF8", "1")
+    return env
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
