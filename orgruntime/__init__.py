@@ -4,6 +4,23 @@ Never imports Qt; fully usable from the CLI and tests.
 """
 
 from orgruntime._diagnostics import Diagnostic, Severity, has_errors
+from orgruntime._edits import (
+    AddAgent,
+    AddChannel,
+    Edit,
+    EditBatch,
+    MoveNodes,
+    RemoveAgent,
+    RemoveChannel,
+    RenameAgent,
+    ReplaceChannel,
+    SetAgentField,
+    SetOrgField,
+    apply,
+    apply_with_inverse,
+    describe,
+    inverse,
+)
 from orgruntime._errors import EditError, GitError, OrgError, OrgLoadError, OrgSaveError, TemplateError
 from orgruntime._graph import contacts, cycles, hierarchy_layers, may_message, reachable_from_entry, unreachable_agents
 from orgruntime._load import load_org
@@ -23,12 +40,33 @@ from orgruntime._model import (
 )
 from orgruntime._read import AGENTS_DIR, LAYOUT_FILE, ORG_FILE, agent_file
 from orgruntime._save import SaveResult, save_org
+from orgruntime._templates import DEFAULT_TEMPLATE, TemplateInfo, create_org, list_templates, template_names
 from orgruntime._validate import check_org, validate_org
 
 __all__ = [
+    "AddAgent",
+    "AddChannel",
+    "Edit",
+    "EditBatch",
+    "MoveNodes",
+    "RemoveAgent",
+    "RemoveChannel",
+    "RenameAgent",
+    "ReplaceChannel",
+    "SetAgentField",
+    "SetOrgField",
+    "apply",
+    "apply_with_inverse",
+    "describe",
+    "inverse",
     "AGENTS_DIR",
     "AGENT_ID_PATTERN",
     "BUILTIN_TOOLS",
+    "DEFAULT_TEMPLATE",
+    "TemplateInfo",
+    "create_org",
+    "list_templates",
+    "template_names",
     "LAYOUT_FILE",
     "ORG_FILE",
     "Agent",

@@ -1,0 +1,47 @@
+"""The `orgide` command line. Each verb group lives in its own module with a `register(subparsers)`.
+
+Exit codes: 0 success, 1 the answer is "no" (invalid org, failed run, ...), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ide.cli import _org_commands
+
+COMMAND_MODULES = (_org_commands,)
+
+EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orgide",
+        description="orgide: design, version and run agentic organisations kept as org code in git.",
+    )
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help is 0, bad usage is 2
+        return int(stop.code or 0)
+    if args.verb is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
