@@ -1,0 +1,316 @@
+"""The run engine: a stateless Runner and the Engine that drives one run.
+
+The Engine keeps no state of its own beyond the RunState folded from the events it emits: every change
+goes through `emit`, which applies the event, appends it to the log and hands it to the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orgruntime._model import Budget, Org
+from orgruntime.llm import RetryPolicy, prepare
+from orgruntime.run._activation import work
+from orgruntime.run._budgets import LIMITS, merge_budget, seconds_left
+from orgruntime.run._errors import RunNotResumable
+from orgruntime.run._events import AgentFailed, BudgetExceeded, Event, MessageSent, RunFinished, RunStarted, TokenDelta
+from orgruntime.run._human import HumanResponder, NoHumans
+from orgruntime.run._log import WORKSPACE_DIR, EventLog, drop_torn_tail, load_events, new_run_id, read_info, write_info
+from orgruntime.run._python_tool import PythonLimits
+from orgruntime.run._routing import USER
+from orgruntime.run._state import RunState
+from orgruntime.run._tools import ToolContext
+
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """How to run: everything here is configuration; the run's state lives in the run."""
+
+    model: str | None = None  # replaces every agent's model
+    budget: Budget | None = None  # its set fields replace the org's run budget
+    max_concurrency: int | None = None  # None: the org's, else DEFAULT_CONCURRENCY
+    trusted: bool = False
+    workspace: Path | None = None  # None: <run_dir>/workspace
+    api_base: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    python: PythonLimits = PythonLimits()
+    human: HumanResponder = field(default_factory=NoHumans)
+    fsync: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where the org came from, written to run.json."""
+
+    org_path: str | None = None
+    commit: str | None = None
+    dirty: bool | None = None
+
+
+class Engine:
+    def __init__(self, org: Org, config: RunConfig, run_dir: Path | None, sink: Callable[[Event], None]) -> None:
+        self.org, self.config, self.run_dir = org, config, run_dir
+        self.state = RunState(org)
+        self.budget = merge_budget(org.budget, config.budget)
+        self.models = {agent.id: config.model or org.model_of(agent.id) or "" for agent in org.agents}
+        workspace = config.workspace or (run_dir / WORKSPACE_DIR if run_dir is not None else None)
+        if workspace is not None:
+            workspace.mkdir(parents=True, exist_ok=True)
+        self.tool_context = ToolContext(workspace=workspace, python=config.python)
+        self.concurrency = max(1, config.max_concurrency or org.max_concurrency or DEFAULT_CONCURRENCY)
+        self.log = EventLog(run_dir, fsync=config.fsync) if run_dir is not None else None
+        self._sink = sink
+        self._wake = asyncio.Event()
+        self._stop_requested = False
+        self.info: dict[str, Any] = {}
+
+    def emit(self, kind: type[Any], **fields: Any) -> Any:
+        run_id = fields.pop("run_id", None) or self.state.run_id
+        event = kind(run_id=run_id, seq=self.state.seq + 1, ts=time.time(), **fields)
+        self.state.apply(event)
+        if self.log is not None:
+            self.log.append(event)
+        self._sink(event)
+        if not isinstance(event, TokenDelta):
+            self._wake.set()
+        return event
+
+    def next_message_id(self) -> str:
+        return f"m{self.state.message_count + 1}"
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
+        self._wake.set()
+
+    async def start(self, task: str, run_id: str, provenance: Provenance) -> None:
+        self.info = {
+            "run_id": run_id,
+            "org_name": self.org.name,
+            "org_path": provenance.org_path,
+            "commit": provenance.commit,
+            "dirty": provenance.dirty,
+            "task": task,
+            "models": self.models,
+            "budget": {name: getattr(self.budget, name) for name in LIMITS},
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "status": "running",
+        }
+        self._write_info()
+        self.emit(RunStarted, run_id=run_id, org_name=self.org.name, entry=self.org.entry, task=task, models=dict(self.models))
+        self.emit(MessageSent, sender=USER, recipient=self.org.entry, content=task, message_id=self.next_message_id())
+        await self._drive()
+
+    async def resume(self, events: tuple[Event, ...]) -> None:
+        for event in events:
+            self.state.apply(event)
+        self.info = read_info(self.run_dir) if self.run_dir is not None else {}
+        self.info["status"] = "running"
+        self.info["resumed"] = int(self.info.get("resumed", 0)) + 1
+        self._write_info()
+        self.emit(RunStarted, org_name=self.org.name, entry=self.org.entry, task=self.state.task, models=dict(self.models), resumed=True)
+        await self._drive()
+
+    async def _drive(self) -> None:
+        workers: dict[str, asyncio.Task[None]] = {}
+        try:
+            while not self.state.outcome_known and not self._stop_requested:
+                self._start_workers(workers)
+                if not workers:
+                    break
+                await self._wait(workers)
+        finally:
+            for task in workers.values():
+                task.cancel()
+            if workers:
+                await asyncio.gather(*workers.values(), return_exceptions=True)
+            self._finish()
+
+    def _start_workers(self, workers: dict[str, asyncio.Task[None]]) -> None:
+        ready = [agent for agent in self.state.agents.values() if agent.has_work and agent.id not in workers]
+        ready.sort(key=lambda agent: (not agent.active, _first_message_number(agent)))
+        for agent in ready[: self.concurrency - len(workers)]:
+            workers[agent.id] = asyncio.create_task(work(self, agent.id), name=f"agent {agent.id}")
+
+    async def _wait(self, workers: dict[str, asyncio.Task[None]]) -> None:
+        self._wake.clear()
+        waker = asyncio.create_task(self._wake.wait())
+        left = seconds_left(self.state, self.budget, time.time())
+        try:
+            done, _ = await asyncio.wait([waker, *workers.values()], timeout=max(0.0, left) if left is not None else None, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+        for agent_id, task in list(workers.items()):
+            if task.done():
+                del workers[agent_id]
+                error = task.exception() if not task.cancelled() else None
+                if error is not None:
+                    self.emit(AgentFailed, agent=agent_id, error_type=type(error).__name__, error=str(error) or repr(error))
+        left = seconds_left(self.state, self.budget, time.time())
+        if left is not None and left <= 0 and not self.state.outcome_known:
+            self.emit(BudgetExceeded, scope="run", limit="max_seconds", used=self.state.elapsed(time.time()), allowed=float(self.budget.max_seconds or 0))
+
+    def _finish(self) -> None:
+        if self.state.finished is None:
+            status, result, error = self._outcome()
+            usage = self.state.usage
+            self.emit(
+                RunFinished,
+                status=status,
+                result=result,
+                error=error,
+                steps=usage.steps,
+                tokens=usage.tokens,
+                cost_usd=usage.cost_usd,
+                elapsed_s=self.state.elapsed(time.time()),
+            )
+        finished = self.state.finished
+        assert finished is not None
+        self.info.update(
+            status=finished.status,
+            result=finished.result,
+            error=finished.error,
+            totals={"steps": finished.steps, "tokens": finished.tokens, "cost_usd": finished.cost_usd, "elapsed_s": finished.elapsed_s, "events": finished.seq},
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        self._write_info()
+        if self.log is not None:
+            self.log.close()
+
+    def _outcome(self) -> tuple[str, str | None, str | None]:
+        state = self.state
+        if state.result is not None:
+            return "completed", state.result, None
+        if state.failure is not None:
+            return "failed", None, f"{state.failure.agent}: {state.failure.error}"
+        if state.exceeded is not None:
+            exceeded = state.exceeded
+            return "budget_exceeded", None, f"{exceeded.scope} reached {exceeded.limit} ({exceeded.used:g} of {exceeded.allowed:g})"
+        if self._stop_requested:
+            return "stopped", None, None
+        return "stalled", None, "no agent has work left and the entry agent has not finished"
+
+    def _write_info(self) -> None:
+        if self.run_dir is not None:
+            write_info(self.run_dir, self.info)
+
+
+def _first_message_number(agent: Any) -> int:
+    if not agent.inbox:
+        return 0
+    return int(agent.inbox[0].id.lstrip("m") or 0)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: str
+    result: str | None
+    error: str | None
+    run_dir: Path | None
+
+
+class RunStream:
+    """The events of one run as they happen; `stop()` ends the run as `stopped`. Iterate it exactly once."""
+
+    def __init__(self, start: Callable[[Engine], Any], make_engine: Callable[[Callable[[Event], None]], Engine], run_id: str) -> None:
+        self.run_id = run_id
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._engine = make_engine(self._queue.put_nowait)
+        self._start = start
+        self._task: asyncio.Task[None] | None = None
+        self.outcome: RunOutcome | None = None
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self._engine.run_dir
+
+    def stop(self) -> None:
+        self._engine.request_stop()
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        self._task = asyncio.create_task(self._run())
+        try:
+            while (event := await self._queue.get()) is not None:
+                yield event
+            await self._task
+        finally:
+            if not self._task.done():
+                self._engine.request_stop()
+                await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        try:
+            await self._start(self._engine)
+        finally:
+            finished = self._engine.state.finished
+            if finished is not None:
+                self.outcome = RunOutcome(self.run_id, finished.status, finished.result, finished.error, self._engine.run_dir)
+            self._queue.put_nowait(None)
+
+
+class Runner:
+    """Runs orgs. Holds configuration only: the same Runner may run any number of runs, one after another or at once."""
+
+    def __init__(self, config: RunConfig = RunConfig()) -> None:
+        self.config = config
+
+    def stream(self, org: Org, task: str, *, runs_dir: Path | None = None, run_id: str | None = None, provenance: Provenance = Provenance()) -> RunStream:
+        """A new run of `org` on `task`; its log goes to `runs_dir/<run_id>/` when `runs_dir` is given."""
+        prepare()
+        run_id = run_id or new_run_id()
+        run_dir = runs_dir / run_id if runs_dir is not None else None
+        return RunStream(
+            lambda engine: engine.start(task, run_id, provenance),
+            lambda sink: Engine(org, self.config, run_dir, sink),
+            run_id,
+        )
+
+    async def run(self, org: Org, task: str, **options: Any) -> RunOutcome:
+        stream = self.stream(org, task, **options)
+        async for _ in stream:
+            pass
+        assert stream.outcome is not None
+        return stream.outcome
+
+    def resume_stream(self, org: Org, run_dir: Path) -> RunStream:
+        """Continue a run cut short (a crash, a kill) from its log in `run_dir`."""
+        prepare()
+        loaded = load_events(run_dir)
+        if not loaded.events:
+            raise RunNotResumable(f"{run_dir} holds no events")
+        if any(isinstance(event, RunFinished) for event in loaded.events):
+            raise RunNotResumable(f"the run in {run_dir} has already finished")
+        started = loaded.events[0]
+        if not isinstance(started, RunStarted) or started.entry != org.entry or not set(started.models) <= set(org.agent_ids):
+            raise RunNotResumable(f"the log in {run_dir} does not belong to this org")
+        drop_torn_tail(run_dir, loaded)
+        return RunStream(
+            lambda engine: engine.resume(loaded.events),
+            lambda sink: _resumed_engine(org, self.config, run_dir, sink, started.models),
+            run_dir.name,
+        )
+
+    async def resume(self, org: Org, run_dir: Path) -> RunOutcome:
+        stream = self.resume_stream(org, run_dir)
+        async for _ in stream:
+            pass
+        assert stream.outcome is not None
+        return stream.outcome
+
+
+def _resumed_engine(org: Org, config: RunConfig, run_dir: Path, sink: Callable[[Event], None], models: Any) -> Engine:
+    """The resumed part runs with the models and budget the run started with, unless the config says otherwise."""
+    engine = Engine(org, config, run_dir, sink)
+    if config.model is None:
+        engine.models.update({agent_id: model for agent_id, model in dict(models).items() if agent_id in engine.models})
+    if config.budget is None:
+        saved = read_info(run_dir).get("budget") or {}
+        engine.budget = merge_budget(org.budget, Budget(**{name: saved.get(name) for name in LIMITS}))
+    return engine

@@ -1,0 +1,198 @@
+"""The state of a run, folded from its events. The engine changes state only by emitting events,
+so a log read back from disk rebuilds exactly the state the run had when it was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import assert_never
+
+from orgruntime._model import Org
+from orgruntime.llm import AssistantTurn, ResultTurn, ToolCall, Turn, UserTurn
+from orgruntime.run._events import (
+    AgentActivated,
+    AgentFailed,
+    BudgetExceeded,
+    Event,
+    HumanInputRequested,
+    LLMCallFinished,
+    MessageSent,
+    RunFinished,
+    RunStarted,
+    TokenDelta,
+    ToolCalled,
+    ToolReturned,
+)
+
+USER = "user"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    sender: str
+    recipient: str
+    content: str
+
+
+@dataclass
+class Usage:
+    steps: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class AgentState:
+    id: str
+    turns: list[Turn] = field(default_factory=list)
+    inbox: list[Message] = field(default_factory=list)
+    repliable: set[str] = field(default_factory=set)  # senders it may always answer
+    active: bool = False
+    waker: Message | None = None
+    pending: list[ToolCall] = field(default_factory=list)  # calls of the last answer without an outcome yet
+    needs_model: bool = False  # a tool result or refusal came back: the model is called again
+    reply: str | None = None  # a plain answer not yet delivered
+    invalid_answers: int = 0
+    asked_human: str | None = None  # id of the message put to a person
+    usage: Usage = field(default_factory=Usage)
+    activations: int = 0
+
+    @property
+    def has_work(self) -> bool:
+        return self.active or bool(self.inbox)
+
+
+@dataclass
+class RunState:
+    org: Org
+    run_id: str = ""
+    task: str = ""
+    seq: int = 0
+    message_count: int = 0
+    usage: Usage = field(default_factory=Usage)
+    started_ts: float = 0.0
+    segment_started_ts: float = 0.0
+    earlier_segments_s: float = 0.0
+    last_ts: float = 0.0
+    result: str | None = None
+    exceeded: BudgetExceeded | None = None
+    failure: AgentFailed | None = None
+    finished: RunFinished | None = None
+    agents: dict[str, AgentState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.agents = {agent.id: AgentState(agent.id) for agent in self.org.agents}
+
+    @property
+    def is_over(self) -> bool:
+        return self.finished is not None
+
+    @property
+    def outcome_known(self) -> bool:
+        """The run's end is decided (a result, a failure, a budget) even if RunFinished is not written yet."""
+        return self.finished is not None or self.result is not None or self.exceeded is not None or self.failure is not None
+
+    def elapsed(self, now: float) -> float:
+        return self.earlier_segments_s + max(0.0, now - self.segment_started_ts)
+
+    def apply(self, event: Event) -> None:
+        self.seq = event.seq
+        match event:
+            case RunStarted():
+                if event.resumed:
+                    self.earlier_segments_s += max(0.0, self.last_ts - self.segment_started_ts)
+                else:
+                    self.run_id, self.task, self.started_ts = event.run_id, event.task, event.ts
+                self.segment_started_ts = event.ts
+            case AgentActivated():
+                self._activate(event)
+            case TokenDelta():
+                return  # streamed text changes nothing; LLMCallFinished carries the whole answer
+            case LLMCallFinished():
+                self._model_answered(event)
+            case MessageSent():
+                self._deliver(event)
+            case ToolCalled():
+                pass
+            case ToolReturned():
+                agent = self.agents[event.agent]
+                self._resolve(agent, ResultTurn(event.call_id, event.name, event.result), needs_model=True)
+            case HumanInputRequested():
+                self.agents[event.agent].asked_human = event.message_id
+            case BudgetExceeded():
+                self.exceeded = event
+            case AgentFailed():
+                self.failure = event
+                self.agents[event.agent].active = False
+            case RunFinished():
+                self.finished = event
+            case _:
+                assert_never(event)
+        self.last_ts = event.ts
+
+    def _activate(self, event: AgentActivated) -> None:
+        agent = self.agents[event.agent]
+        wanted = set(event.message_ids)
+        read = [message for message in agent.inbox if message.id in wanted]
+        agent.inbox = [message for message in agent.inbox if message.id not in wanted]
+        agent.turns.append(UserTurn(format_inbox(read)))
+        agent.active, agent.waker = True, read[0] if read else None
+        agent.pending, agent.needs_model, agent.reply, agent.invalid_answers = [], False, None, 0
+        agent.asked_human = None
+        agent.activations += 1
+
+    def _model_answered(self, event: LLMCallFinished) -> None:
+        agent = self.agents[event.agent]
+        tokens = event.prompt_tokens + event.completion_tokens
+        for usage in (agent.usage, self.usage):
+            usage.steps += 1
+            usage.tokens += tokens
+            usage.cost_usd += event.cost_usd
+        agent.usage.seconds += event.latency_s
+        agent.needs_model = False
+        if event.parse_error is not None:
+            agent.invalid_answers += 1
+            agent.turns.append(AssistantTurn("", raw=event.text))
+            agent.turns.append(UserTurn(f"Your answer could not be read: {event.parse_error}. Answer again with one JSON object as described."))
+            agent.needs_model = True
+            return
+        agent.invalid_answers = 0
+        agent.turns.append(AssistantTurn(event.text, event.tool_calls))
+        if event.tool_calls:
+            agent.pending = list(event.tool_calls)
+        else:
+            agent.reply = event.text
+
+    def _deliver(self, event: MessageSent) -> None:
+        self.message_count += 1
+        sender = self.agents.get(event.sender)
+        if sender is not None:
+            if event.call_id is not None:
+                self._resolve(sender, ResultTurn(event.call_id, "send_message", f"Delivered to {event.recipient}."), needs_model=False)
+            else:
+                sender.reply, sender.asked_human = None, None
+                sender.active, sender.waker = False, None
+        if event.recipient == USER:
+            self.result = event.content
+            return
+        recipient = self.agents[event.recipient]
+        recipient.inbox.append(Message(event.message_id, event.sender, event.recipient, event.content))
+        recipient.repliable.add(event.sender)
+
+    def _resolve(self, agent: AgentState, result: ResultTurn, *, needs_model: bool) -> None:
+        agent.pending = [call for call in agent.pending if call.id != result.call_id]
+        agent.turns.append(result)
+        agent.needs_model = agent.needs_model or needs_model
+        if not agent.pending and not agent.needs_model:
+            agent.active, agent.waker = False, None
+
+
+def format_inbox(messages: list[Message]) -> str:
+    parts = []
+    for message in messages:
+        if message.sender == USER:
+            parts.append(f"Task from the user:\n{message.content}")
+        else:
+            parts.append(f"Message from {message.sender}:\n{message.content}")
+    return "\n\n".join(parts)

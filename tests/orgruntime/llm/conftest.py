@@ -1,0 +1,1 @@
+from tests.orgruntime.llm.guard import guard_network  # noqa: F401  (autouse fixture)
