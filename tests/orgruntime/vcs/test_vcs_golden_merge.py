@@ -1,0 +1,43 @@
+"""The golden merge cases in tests/golden/merge (see build_cases.py there for what each one means)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orgruntime import load_org, save_org
+from orgruntime.vcs import merge_orgs
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "merge"
+CASES = sorted(folder.name for folder in GOLDEN.iterdir() if (folder / "case.json").exists())
+CONFLICT_KINDS = {"field", "text", "delete-modify", "delete-use", "add-add", "rename-rename"}
+
+
+def test_there_are_enough_cases_and_every_conflict_kind_is_covered() -> None:
+    kinds = {c["kind"] for name in CASES for c in json.loads((GOLDEN / name / "case.json").read_text())["conflicts"]}
+    clean = [name for name in CASES if not json.loads((GOLDEN / name / "case.json").read_text())["conflicts"]]
+    assert len(CASES) >= 30 and kinds == CONFLICT_KINDS and len(clean) >= 20
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_merge(name: str) -> None:
+    folder = GOLDEN / name
+    expected_conflicts = json.loads((folder / "case.json").read_text())["conflicts"]
+    base, ours, theirs, expected = (load_org(folder / side) for side in ("base", "ours", "theirs", "expected"))
+    result = merge_orgs(base, ours, theirs)
+    assert result.org == expected
+    assert [{"id": c.id, "kind": str(c.kind)} for c in result.conflicts] == expected_conflicts
+    assert result.clean == (not expected_conflicts)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_merge_saved_over_ours_reloads_as_expected(name: str, tmp_path: Path) -> None:
+    folder = GOLDEN / name
+    work = tmp_path / "work"
+    shutil.copytree(folder / "ours", work)
+    result = merge_orgs(*(load_org(folder / side) for side in ("base", "ours", "theirs")))
+    save_org(result.org, work)
+    assert load_org(work) == load_org(folder / "expected")
