@@ -23,7 +23,6 @@ from orgruntime.run._events import (
 from orgruntime.run._human import NO_HUMAN_ANSWER, FixedAnswers, HumanResponder, NoHumans
 from orgruntime.run._log import EVENTS_FILE, INFO_FILE, WORKSPACE_DIR, LoadedLog, list_runs, load_events, read_info
 from orgruntime.run._python_tool import PythonLimits
-from orgruntime.run._routing import channel_contacts
 from orgruntime.run._transcript import render_transcript
 from orgruntime.run._workspace import confined_path
 
@@ -59,7 +58,6 @@ __all__ = [
     "ToolCalled",
     "ToolError",
     "ToolReturned",
-    "channel_contacts",
     "confined_path",
     "event_from_json",
     "event_to_json",

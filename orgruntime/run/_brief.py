@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from orgruntime._model import Agent, Org
 from orgruntime.llm import ToolSpec
-from orgruntime.run._routing import channel_contacts
+from orgruntime import contacts
 from orgruntime.run._tools import tool_spec
 
 SEND_MESSAGE = ToolSpec(
@@ -43,10 +43,10 @@ def system_prompt(org: Org, agent: Agent, tools: Sequence[ToolSpec]) -> str:
     lines.append(f"You are {agent.display_name} (id: {agent.id}){role}, in the organisation {org.name}.")
     if org.description:
         lines.append(org.description.strip())
-    contacts = channel_contacts(org, agent.id)
-    if contacts:
+    agent_contacts = contacts(org, agent.id)
+    if agent_contacts:
         lines.append("You may start a conversation with:")
-        for contact_id in contacts:
+        for contact_id in agent_contacts:
             contact = org.agent(contact_id)
             lines.append(f"- {contact.id} ({contact.display_name}){': ' + contact.role if contact.role else ''}")
     else:

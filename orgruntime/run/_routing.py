@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from orgruntime._model import ChannelKind, Org
+from orgruntime import contacts, may_message
+from orgruntime._model import Org
 
 USER = "user"
-
-
-def channel_contacts(org: Org, agent_id: str) -> tuple[str, ...]:
-    """Agents `agent_id` may start a conversation with, in channel order."""
-    found: dict[str, None] = {}
-    for channel in org.channels:
-        if channel.source == agent_id:
-            found[channel.target] = None
-        elif channel.kind is ChannelKind.PEERS and channel.target == agent_id:
-            found[channel.source] = None
-    found.pop(agent_id, None)
-    return tuple(found)
 
 
 def refusal(org: Org, sender: str, recipient: str, repliable: Set[str]) -> str | None:
@@ -31,7 +20,7 @@ def refusal(org: Org, sender: str, recipient: str, repliable: Set[str]) -> str |
         return "only the entry agent answers the user (with finish, or a plain answer to the task)"
     if not org.has_agent(recipient):
         return f"there is no agent {recipient!r} in this org"
-    if recipient in channel_contacts(org, sender):
+    if may_message(org, sender, recipient):
         return None
-    allowed = sorted({*channel_contacts(org, sender), *repliable})
+    allowed = sorted({*contacts(org, sender), *repliable})
     return f"{recipient} is not one of your contacts; you may write to: {', '.join(allowed) or 'nobody'}"
