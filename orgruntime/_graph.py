@@ -86,10 +86,28 @@ def hierarchy_layers(org: Org) -> tuple[tuple[str, ...], ...]:
     level: dict[str, int] = {}
     for node in nx.topological_sort(acyclic):
         level[node] = max((level[p] + 1 for p in acyclic.predecessors(node)), default=0)
+    _level_peers(org, acyclic, level)
     layers: dict[int, list[str]] = {}
     for node in order:
         layers.setdefault(level[node], []).append(node)
     return tuple(tuple(layers[index]) for index in sorted(layers))
+
+
+def _level_peers(org: Org, acyclic: nx.DiGraph, level: dict[str, int]) -> None:
+    """An agent placed only by a peers channel sits on its peer's level."""
+    free = {node for node in acyclic if acyclic.in_degree(node) == 0 and acyclic.out_degree(node) == 0}
+    for _ in range(len(free)):
+        moved = False
+        for channel in org.channels:
+            if channel.kind is not ChannelKind.PEERS or channel.source not in level or channel.target not in level:
+                continue
+            for node, peer in ((channel.source, channel.target), (channel.target, channel.source)):
+                if node in free and peer not in free and level[node] != level[peer]:
+                    level[node] = level[peer]
+                    free.discard(node)
+                    moved = True
+        if not moved:
+            return
 
 
 def _discovery_order(graph: nx.DiGraph, roots: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orgruntime._diagnostics import Diagnostic, error, warning
@@ -100,6 +100,9 @@ class ReadResult:
     diagnostics: tuple[Diagnostic, ...]
     blocking: tuple[Diagnostic, ...]
     sources: SourceMap
+    # What could be read despite blocking problems (unreadable values left empty, unreadable
+    # agents present by id only): enough to validate the rest, never to save.
+    partial: Org | None = None
 
 
 def read_org_folder(root: Path) -> ReadResult:
@@ -119,6 +122,7 @@ class OrgReader:
         self.diagnostics: list[Diagnostic] = []
         self.blocking: list[Diagnostic] = []
         self.sources = SourceMap()
+        self.unreadable_agents: list[str] = []
 
     def read(self) -> ReadResult:
         if not self.root.is_dir():
@@ -128,13 +132,16 @@ class OrgReader:
         agents = self._agents()
         self.sources.org_tools = self._org_tools()
         layout = self.read_layout()
-        org = None
-        if not self.blocking and org_fields is not None:
-            org = Org(**org_fields, agents=tuple(agents), layout=layout)
-        return self._result(org)
+        if org_fields is None:
+            return self._result(None)
+        org = Org(**org_fields, agents=tuple(agents), layout=layout)
+        if not self.blocking:
+            return self._result(org)
+        unreadable = tuple(Agent(id=agent_id, prompt="(unreadable)") for agent_id in self.unreadable_agents)
+        return self._result(None, partial=replace(org, agents=(*org.agents, *unreadable)))
 
-    def _result(self, org: Org | None) -> ReadResult:
-        return ReadResult(org, tuple(sorted(self.diagnostics)), tuple(self.blocking), self.sources)
+    def _result(self, org: Org | None, partial: Org | None = None) -> ReadResult:
+        return ReadResult(org, tuple(sorted(self.diagnostics)), tuple(self.blocking), self.sources, partial or org)
 
     # -- problems
 
@@ -240,11 +247,14 @@ class OrgReader:
                 self._error(file, Mark(1, 1), f"bad agent id '{agent_id}': ids are lowercase letters, digits, '-' and '_', starting with a letter, at most 64 characters")
                 continue
             text = read_org_text(folder / entry.name, MAX_AGENT_FILE_BYTES)
+            agent = None
             if isinstance(text, FileProblem):
                 self._block(file, Mark(text.line, text.col), f"{entry.name} {text.message}")
-                continue
-            agent = self.agent_from_text(agent_id, file, text)
-            if agent is not None:
+            else:
+                agent = self.agent_from_text(agent_id, file, text)
+            if agent is None:
+                self.unreadable_agents.append(agent_id)
+            else:
                 agents.append(agent)
         return agents
 
@@ -368,7 +378,7 @@ class _Values:
 
     def _wrong(self, path: tuple, expected: str, value: object) -> None:
         mark = self.document.value_mark(path)
-        self.reader._block(self.file, mark, f"{path[-1]} must be {expected}, not {_describe(value)}")
+        self.reader._block(self.file, mark, f"{_key_name(path)} must be {expected}, not {_describe(value)}")
 
     def _missing(self, path: tuple) -> None:
         mark = self.document.value_mark(path[:-1])
@@ -427,6 +437,13 @@ class _Values:
             return value
         self._wrong(path, "a list", value)
         return None
+
+
+def _key_name(path: tuple) -> str:
+    """`budget.max_steps` for nested settings; just the key inside lists such as channels."""
+    if len(path) >= 2 and isinstance(path[-2], str):
+        return f"{path[-2]}.{path[-1]}"
+    return str(path[-1])
 
 
 def _is_finite_number(value: object) -> bool:

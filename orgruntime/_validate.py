@@ -21,9 +21,12 @@ KNOWN_MODEL_PROVIDERS = frozenset({
 })
 
 
-def validate_org(org: Org, sources: SourceMap | None = None, *, org_tools: tuple[str, ...] | None = None) -> tuple[Diagnostic, ...]:
-    """Every semantic problem of `org`. With `sources` (from reading its files) each points at its line."""
+def validate_org(org: Org, sources: SourceMap | None = None, *, org_tools: tuple[str, ...] | None = None,
+                 complete: bool = True) -> tuple[Diagnostic, ...]:
+    """Every semantic problem of `org`. With `sources` (from reading its files) each points at its line.
+    `complete=False` says parts of the org could not be read, so reachability is not judged."""
     checker = _Checker(org, sources or SourceMap(), org_tools if org_tools is not None else (sources.org_tools if sources else ()))
+    checker.complete = complete
     checker.run()
     return tuple(sorted(checker.problems))
 
@@ -32,8 +35,8 @@ def check_org(path: str | os.PathLike[str]) -> tuple[Org | None, tuple[Diagnosti
     """Read the org folder and validate it: (the org if it could be loaded, every problem found)."""
     result = read_org_folder(Path(path))
     problems = list(result.diagnostics)
-    if result.org is not None:
-        problems.extend(validate_org(result.org, result.sources))
+    if result.partial is not None:
+        problems.extend(validate_org(result.partial, result.sources, complete=result.org is not None))
     return result.org, tuple(sorted(set(problems)))
 
 
@@ -43,6 +46,7 @@ class _Checker:
         self.sources = sources
         self.org_tools = org_tools
         self.problems: list[Diagnostic] = []
+        self.complete = True
 
     def _error(self, where: tuple[str, Mark], message: str) -> None:
         file, mark = where
@@ -59,7 +63,7 @@ class _Checker:
             self._agent(agent)
         if not self.org.agents:
             self._error(self.sources.org_value(), "the org has no agents: add a file agents/<id>.md")
-        elif self.org.has_agent(self.org.entry):
+        elif self.complete and self.org.has_agent(self.org.entry):
             for agent_id in unreachable_agents(self.org):
                 self._warn(self.sources.agent_key(agent_id), f"agent '{agent_id}' cannot be reached from the entry agent '{self.org.entry}' along any channel")
 
@@ -142,9 +146,9 @@ class _Checker:
         for key in ("max_steps", "max_tokens"):
             value = getattr(budget, key)
             if value is not None and value < 1:
-                self._error(where(key), f"budget {key} must be at least 1, not {value}")
+                self._error(where(key), f"budget.{key} must be at least 1, not {value}")
         for key in ("max_cost_usd", "max_seconds"):
             value = getattr(budget, key)
             if value is not None and (value < 0 or math.isnan(value) or (key == "max_seconds" and value == 0)):
                 bound = "greater than 0" if key == "max_seconds" else "0 or more"
-                self._error(where(key), f"budget {key} must be {bound}, not {value}")
+                self._error(where(key), f"budget.{key} must be {bound}, not {value}")
