@@ -162,6 +162,8 @@ async def _attempt(request: ChatRequest, native: bool, policy: RetryPolicy, on_d
     }
     if request.api_base:
         params["api_base"] = request.api_base
+    if request.api_key:
+        params["api_key"] = request.api_key
     if request.temperature is not None:
         params["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -252,6 +254,8 @@ def _translate(error: BaseException, model: str) -> LLMError:
     status = getattr(error, "status_code", None)
     message = f"{model}: {type(error).__name__}: {_short(str(error))}"
     litellm = _lib()
+    if "missing credentials" in str(error).lower() or "api_key" in str(error).lower() and "must be set" in str(error).lower():
+        return LLMRequestRejected(message, status_code=401)
     if isinstance(error, litellm.Timeout):
         return LLMTimeout(message)
     if isinstance(error, litellm.RateLimitError) or status == 429:

@@ -76,6 +76,7 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     agent_id: str = ""
 
 

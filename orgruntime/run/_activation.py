@@ -83,6 +83,7 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         temperature=org_agent.temperature if org_agent.temperature is not None else engine.org.defaults.temperature,
         max_tokens=org_agent.max_tokens or engine.org.defaults.max_tokens,
         api_base=engine.config.api_base,
+        api_key=engine.config.api_key,
         agent_id=agent_id,
     )
 

@@ -39,6 +39,7 @@ class RunConfig:
     trusted: bool = False
     workspace: Path | None = None  # None: <run_dir>/workspace
     api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # for api_base; never stored in the org or the log
     retry: RetryPolicy = RetryPolicy()
     python: PythonLimits = PythonLimits()
     human: HumanResponder = field(default_factory=NoHumans)
