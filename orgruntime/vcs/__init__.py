@@ -1,5 +1,15 @@
-"""Version control for orgs: the one safe git wrapper, fork and lineage, semantic diff and merge."""
+"""Version control for orgs: the one safe git wrapper, fork and lineage, semantic diff and merge.
 
+Pure functions over the org model: `diff_orgs`, `merge_orgs` (-> `MergeResult` with `Conflict`s, each
+resolvable as `Side.OURS`, `Side.THEIRS` or `Edited(value)`), `apply_resolution`, `merge_text`.
+In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_revisions`, `merge`
+(+ `pending_merge`, `resolve`, `commit_merge`, `abort_merge`), `fork`, `lineage`, `fetch`, `pull`,
+and the git merge driver (`merge_file`, `install_merge_driver`).
+"""
+
+from orgruntime.vcs._conflicts import Choice, Conflict, ConflictKind, Edited, MergeResult, Side
+from orgruntime.vcs._diff import AgentChange, ChannelChange, OrgDiff, diff_orgs
+from orgruntime.vcs._driver import ATTRIBUTE_LINES, DRIVER_NAME, install_merge_driver, merge_file
 from orgruntime.vcs._errors import (
     DirtyTreeError,
     GitCommandFailed,
@@ -7,37 +17,59 @@ from orgruntime.vcs._errors import (
     NotARepositoryError,
     UnsafeNameError,
 )
-from orgruntime.vcs._conflicts import Choice, Conflict, ConflictKind, Edited, MergeResult, Side
-from orgruntime.vcs._diff import AgentChange, ChannelChange, OrgDiff, diff_orgs
+from orgruntime.vcs._fork import ForkResult, Lineage, fetch, fork, lineage, pull
+from orgruntime.vcs._history import diff_revisions, org_at_revision
 from orgruntime.vcs._merge import merge_orgs
+from orgruntime.vcs._pending import PendingMerge
+from orgruntime.vcs._repo import commit_all, current_branch, dirty_files, head_commit, init_repo, is_dirty
+from orgruntime.vcs._repo_merge import MergeOutcome, MergeStatus, abort_merge, commit_merge, merge, pending_merge, resolve
 from orgruntime.vcs._resolve import apply_resolution
 from orgruntime.vcs._text_merge import TextMerge, merge_text
-from orgruntime.vcs._repo import commit_all, current_branch, dirty_files, head_commit, init_repo, is_dirty
 
 __all__ = [
+    "ATTRIBUTE_LINES",
+    "DRIVER_NAME",
     "AgentChange",
     "ChannelChange",
     "Choice",
     "Conflict",
     "ConflictKind",
+    "DirtyTreeError",
     "Edited",
+    "ForkResult",
+    "GitCommandFailed",
+    "Lineage",
+    "MergeOutcome",
     "MergeResult",
+    "MergeStateError",
+    "MergeStatus",
+    "NotARepositoryError",
     "OrgDiff",
+    "PendingMerge",
     "Side",
     "TextMerge",
-    "apply_resolution",
-    "diff_orgs",
-    "merge_orgs",
-    "merge_text",
-    "DirtyTreeError",
-    "GitCommandFailed",
-    "MergeStateError",
-    "NotARepositoryError",
     "UnsafeNameError",
+    "abort_merge",
+    "apply_resolution",
     "commit_all",
+    "commit_merge",
     "current_branch",
+    "diff_orgs",
+    "diff_revisions",
     "dirty_files",
+    "fetch",
+    "fork",
     "head_commit",
     "init_repo",
+    "install_merge_driver",
     "is_dirty",
+    "lineage",
+    "merge",
+    "merge_file",
+    "merge_orgs",
+    "merge_text",
+    "org_at_revision",
+    "pending_merge",
+    "pull",
+    "resolve",
 ]

@@ -32,20 +32,20 @@ def _align_renames(base: Org, ours: Org, theirs: Org) -> tuple[Org, Org, Org, tu
     ours_renames, theirs_renames = detect_renames(base, ours), detect_renames(base, theirs)
     combined: dict[str, str] = {}
     conflicts: list[Conflict] = []
-    taken: set[str] = set()
     for old in sorted(set(ours_renames) | set(theirs_renames)):
         ours_new, theirs_new = ours_renames.get(old), theirs_renames.get(old)
-        new = ours_new or theirs_new
-        assert new is not None
-        if new in taken or (theirs_new is not None and theirs_new in taken):
-            continue  # two agents renamed to one id: left as a delete and an add
-        if ours_new and theirs_new and ours_new != theirs_new:
+        if ours_new is not None and theirs_new is not None and ours_new != theirs_new:
+            if theirs.has_agent(ours_new) or ours.has_agent(theirs_new):
+                continue  # each side has the other's new id: left as deletes and adds, which conflict by id
             conflicts.append(Conflict(
                 id=f"rename:{old}", kind=ConflictKind.RENAME_RENAME, agent=ours_new, base=old, ours=ours_new,
                 theirs=theirs_new, message=f"agent {old} was renamed to {ours_new} on our side and to {theirs_new} on theirs"))
-            taken.add(theirs_new)
-        combined[old] = new
-        taken.add(new)
+            combined[old] = ours_new
+        elif ours_new is not None and (ours_new == theirs_new or not theirs.has_agent(ours_new)):
+            combined[old] = ours_new
+        elif theirs_new is not None and ours_new is None and not ours.has_agent(theirs_new):
+            combined[old] = theirs_new
+        # otherwise the other side has an agent of the new id already: no rename, so nothing is silently replaced
     if not combined:
         return base, ours, theirs, (), conflicts
     aligned_ours = rename_ids(ours, _side_mapping(ours, ours_renames, combined))

@@ -164,7 +164,7 @@ def stage_paths(root: Path, paths: Iterable[str]) -> None:
     """Stage these paths as they are in the work tree (a missing file is staged as deleted)."""
     checked = [check_repo_path(path) for path in paths]
     if checked:
-        _git.run(root, "add", "--all", "--", *checked)
+        _git.run(root, "update-index", "--add", "--remove", "--", *checked)
 
 
 def git_path(root: Path, name: str) -> Path:
