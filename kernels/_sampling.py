@@ -1,0 +1,78 @@
+"""Choosing the next token: greedy, temperature, top-k, top-p, min-p, repetition penalty, seed."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from kernels._errors import GenerationError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """What a request asks of generation. `temperature == 0` means greedy."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+    ignore_eos: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            problems.append(f"max_tokens must be a positive integer, not {self.max_tokens!r}")
+        if not 0.0 <= self.temperature <= 100.0:
+            problems.append(f"temperature must be within 0..100, not {self.temperature!r}")
+        if self.top_k < 0:
+            problems.append(f"top_k must be 0 (off) or positive, not {self.top_k!r}")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append(f"top_p must be within (0, 1], not {self.top_p!r}")
+        if not 0.0 <= self.min_p < 1.0:
+            problems.append(f"min_p must be within [0, 1), not {self.min_p!r}")
+        if not self.repetition_penalty > 0.0:
+            problems.append(f"repetition_penalty must be positive, not {self.repetition_penalty!r}")
+        if any(not isinstance(s, str) or not s for s in self.stop):
+            problems.append("stop strings must be non-empty strings")
+        if problems:
+            raise GenerationError("; ".join(problems))
+
+
+class Sampler:
+    """Picks tokens for one sequence; the same seed gives the same choices."""
+
+    def __init__(self, params: SamplingParams) -> None:
+        self.params = params
+        self.generator = torch.Generator().manual_seed(params.seed if params.seed is not None else secrets.randbits(63))
+
+    def __call__(self, logits: torch.Tensor, previous: Sequence[int] = ()) -> int:  # logits [V]
+        p = self.params
+        logits = logits.float()
+        if p.repetition_penalty != 1.0 and previous:
+            seen = torch.tensor(sorted(set(previous)), dtype=torch.long)
+            values = logits[seen]
+            logits = logits.clone()
+            logits[seen] = torch.where(values > 0, values / p.repetition_penalty, values * p.repetition_penalty)
+        if p.temperature == 0.0:
+            return int(torch.argmax(logits))
+        logits = logits / p.temperature
+        if p.top_k > 0 and p.top_k < logits.numel():
+            kth = torch.topk(logits, p.top_k).values[-1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        if p.top_p < 1.0:
+            sorted_probs, order = torch.sort(probs, descending=True)
+            before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # mass of the strictly likelier tokens
+            sorted_probs = sorted_probs.masked_fill(before >= p.top_p, 0.0)
+            probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
+        if p.min_p > 0.0:
+            probs = probs.masked_fill(probs < p.min_p * probs.max(), 0.0)
+        return int(torch.multinomial(probs, 1, generator=self.generator))
