@@ -209,15 +209,23 @@ def _runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs in {root / RUNS_DIR}")
         return EXIT_OK
-    table = Table("run", "status", "started", "steps", "tokens", "cost $", "commit", "task")
+    rows = []
     for info in runs:
         totals = info.get("totals") or {}
-        commit = (info.get("commit") or "")[:10] + ("+dirty" if info.get("dirty") else "")
-        table.add_row(
+        commit = (info.get("commit") or "-")[:10] + ("+dirty" if info.get("dirty") else "")
+        rows.append((
             str(info.get("run_id")), str(info.get("status")), str(info.get("started_at", "")),
             str(totals.get("steps", "")), str(totals.get("tokens", "")), f"{totals.get('cost_usd', 0.0):.4f}",
             commit, " ".join(str(info.get("task", "")).split())[:60],
-        )
+        ))
+    headers = ("run", "status", "started", "steps", "tokens", "cost $", "commit", "task")
+    if not sys.stdout.isatty():  # plain columns for pipes and scripts
+        for row in (headers, *rows):
+            print("\t".join(row))
+        return EXIT_OK
+    table = Table(*headers)
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
     return EXIT_OK
 

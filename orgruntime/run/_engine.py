@@ -282,7 +282,6 @@ class Runner:
 
     def resume_stream(self, org: Org, run_dir: Path) -> RunStream:
         """Continue a run cut short (a crash, a kill) from its log in `run_dir`."""
-        prepare()
         loaded = load_events(run_dir)
         if not loaded.events:
             raise RunNotResumable(f"{run_dir} holds no events")
@@ -292,6 +291,7 @@ class Runner:
         if not isinstance(started, RunStarted) or started.entry != org.entry or not set(started.models) <= set(org.agent_ids):
             raise RunNotResumable(f"the log in {run_dir} does not belong to this org")
         drop_torn_tail(run_dir, loaded)
+        prepare()
         return RunStream(
             lambda engine: engine.resume(loaded.events),
             lambda sink: _resumed_engine(org, self.config, run_dir, sink, started.models),
