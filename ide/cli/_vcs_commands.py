@@ -29,8 +29,9 @@ EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 
 
 def driver_command() -> list[str]:
-    """How git should start `orgide merge-driver`: this Python, isolated (never importing from the repo it runs in)."""
-    return [sys.executable, "-I", "-m", "ide", "merge-driver"]
+    """How git starts `orgide merge-driver`: this Python, with `-P` so that it never imports code from the repository
+    git runs it in (the working directory is not put on sys.path)."""
+    return [sys.executable, "-P", "-m", "ide", "merge-driver"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -132,14 +132,29 @@ def _neutralising_config(network: bool) -> list[tuple[str, str]]:
     return config
 
 
+_filter_cache: dict[str, tuple[tuple[int, int], list[tuple[str, str]]]] = {}
+
+
 def _filter_overrides(root: Path, env: dict[str, str]) -> list[tuple[str, str]]:
-    """Empties every `filter.NAME.*` command the repository's config (with its includes) defines."""
+    """Empties every `filter.NAME.*` command the repository's config (with its includes) defines.
+
+    Remembered per repository until its config file changes (size or modification time)."""
+    config = Path(env["GIT_DIR"]) / "config"
+    try:
+        info = config.stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = (0, -1)
+    cached = _filter_cache.get(str(config))
+    if cached is not None and cached[0] == stamp and stamp[1] >= 0:
+        return cached[1]
     listed = _execute(root, ["config", "--null", "--name-only", "--get-regexp", r"^filter\."],
                       _neutralising_config(False), env, None, check=False)
     names = {key.rsplit(".", 1)[0] for key in listed.text.split("\0") if key.count(".") >= 2}
     overrides: list[tuple[str, str]] = []
     for name in sorted(names):
         overrides += [(f"{name}.clean", ""), (f"{name}.smudge", ""), (f"{name}.process", ""), (f"{name}.required", "false")]
+    _filter_cache[str(config)] = (stamp, overrides)
     return overrides
 
 

@@ -21,10 +21,15 @@ HOOK_NAMES = (
 )
 
 
+ROOT = Path(__file__).resolve().parents[3]
+
+
 def plain_git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """The user's own git on the command line (used by tests to set things up and to cross-check)."""
-    return subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, text=True,
-                          capture_output=True, check=check)
+    """The user's own git on the command line (used by tests to set things up and to cross-check).
+
+    PYTHONPATH names this checkout, so a merge driver git starts runs this checkout's orgide."""
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, text=True, capture_output=True, check=check)
 
 
 def write(root: Path, relative: str, text: str) -> Path:

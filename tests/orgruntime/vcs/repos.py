@@ -14,9 +14,9 @@ GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "merge"
 BASE_ORG = GOLDEN / "several-conflicts" / "base"
 
 
-def org_repo(folder: Path) -> Path:
+def org_repo(folder: Path, readme: str = "# Tiny Startup\n\nLine two.\nLine three.\n") -> Path:
     shutil.copytree(BASE_ORG, folder)
-    (folder / "README.md").write_text("# Tiny Startup\n\nLine two.\nLine three.\n")
+    (folder / "README.md").write_text(readme)
     root = init_repo(folder)
     commit_all(root, "the base org")
     return root

@@ -213,8 +213,7 @@ def test_bad_refs_and_states_are_refused(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="unknown revision"):
         merge(repo, "no-such-branch")
     other = tmp_path / "unrelated"
-    org_repo(other)
-    change(other, "make its history its own", name="Unrelated")
+    org_repo(other, readme="# Another org with a history of its own\n")
     plain_git(repo, "fetch", "--quiet", str(other), "main:unrelated")
     with pytest.raises(MergeStateError, match="no history"):
         merge(repo, "unrelated")

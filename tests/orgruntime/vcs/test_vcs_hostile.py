@@ -1,0 +1,68 @@
+"""A repository whose config and hooks try to run code: no orgide operation may run any of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orgruntime import load_org
+from orgruntime.vcs import (
+    MergeStatus,
+    Side,
+    abort_merge,
+    commit_all,
+    commit_merge,
+    diff_revisions,
+    dirty_files,
+    fetch,
+    fork,
+    head_commit,
+    install_merge_driver,
+    lineage,
+    merge,
+    pending_merge,
+    pull,
+    resolve,
+)
+from tests.orgruntime.vcs.conftest import assert_no_markers, make_hostile, write
+from tests.orgruntime.vcs.repos import change, change_agent, org_repo, switch
+
+
+def test_every_operation_on_a_hostile_repository_runs_nothing(tmp_path: Path, markers: Path) -> None:
+    root = org_repo(tmp_path / "org")
+    fork(root, branch="feature")
+    change(root, "theirs: name", name="Small Startup")
+    change_agent(root, "engineer", "theirs: prompt", prompt="You build.")
+    write(root, "bin/tool.sh", "echo theirs\n")
+    commit_all(root, "theirs: a script")
+    switch(root, "main")
+    make_hostile(root, markers)
+    change(root, "ours: name", name="Tiny Co")
+    assert dirty_files(root) == ()
+    assert "org" in diff_revisions(root, "main", "feature").as_json()
+    outcome = merge(root, "feature")
+    assert outcome.status is MergeStatus.CONFLICTS
+    resolve(root, "org:name", Side.THEIRS)
+    abort_merge(root)
+    outcome = merge(root, "feature")
+    resolve(root, "org:name", Side.OURS)
+    commit_merge(root)
+    assert load_org(root).name == "Tiny Co" and load_org(root).agent("engineer").prompt == "You build."
+    fork(root, branch="later")
+    change(root, "on later", description="Later.")
+    assert merge(root, "main").status is MergeStatus.UP_TO_DATE
+    install_merge_driver(root, ["orgide-merge-driver"])
+    lineage(root)
+    assert head_commit(root)
+    assert_no_markers(markers)
+
+
+def test_cloning_from_and_pulling_a_hostile_repository_runs_nothing(tmp_path: Path, markers: Path) -> None:
+    source = org_repo(tmp_path / "source")
+    make_hostile(source, markers)
+    mine = fork(source, tmp_path / "mine").path
+    make_hostile(mine, markers)
+    change(source, "upstream moves", name="Moved")
+    fetch(mine)
+    assert pull(mine).status is MergeStatus.FAST_FORWARD and pending_merge(mine) is None
+    assert load_org(mine).name == "Moved"
+    assert_no_markers(markers)
