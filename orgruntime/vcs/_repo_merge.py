@@ -32,6 +32,7 @@ from orgruntime.vcs._repo import (
     stage_paths,
 )
 from orgruntime.vcs._resolve import apply_resolution, rekey_after_rename
+from orgruntime.vcs._snapshot import is_org_path
 from orgruntime.vcs._tree_merge import TreeMerge, merge_commits
 from orgruntime.vcs._worktree import read_file, remove_file, target_path, write_file
 
@@ -80,8 +81,8 @@ def merge(path: str | os.PathLike[str], ref: str, *, message: str | None = None)
     plan = merge_commits(root, base, ours, theirs)
     _refuse_overwriting_untracked(root, ours, plan)
     text = message or _default_message(root, ref)
-    pending = PendingMerge(ref=ref, base=base, ours=ours, theirs=theirs, message=text,
-                           conflicts=plan.all_conflicts)
+    pending = PendingMerge(ref=ref, base=base, ours=ours, theirs=theirs, message=text, conflicts=plan.all_conflicts,
+                           touched=_planned_paths(root, ours, plan))
     mark_git_merge(root, theirs, text)
     save_pending(root, pending)  # recorded before any file is written, so abort always knows the way back
     touched = _write_plan(root, plan)
@@ -175,6 +176,16 @@ def _refuse_overwriting_untracked(root: Path, ours: str, plan: TreeMerge) -> Non
     blocked = sorted(p for p in wanted if p not in in_ours and read_file(root, p) is not None)
     if blocked:
         raise DirtyTreeError("merge (it would overwrite untracked or ignored files)", blocked)
+
+
+def _planned_paths(root: Path, ours: str, plan: TreeMerge) -> tuple[str, ...]:
+    """Every path the merge may write or delete (org files are written by `save_org`, which decides itself)."""
+    planned = set(plan.writes)
+    if plan.org is not None:
+        planned |= {path for path in list_tree(root, ours) if is_org_path(path)}
+        planned |= {f"agents/{agent_id}.md" for agent_id in plan.org.org.agent_ids}
+        planned |= {"org.yaml", ".orgide/layout.json"}
+    return tuple(sorted(planned))
 
 
 def _write_plan(root: Path, plan: TreeMerge) -> list[str]:

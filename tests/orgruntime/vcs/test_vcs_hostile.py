@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from orgruntime import load_org
 from orgruntime.vcs import (
+    GitCommandFailed,
     MergeStatus,
     Side,
     abort_merge,
@@ -23,7 +26,7 @@ from orgruntime.vcs import (
     pull,
     resolve,
 )
-from tests.orgruntime.vcs.conftest import assert_no_markers, make_hostile, write
+from tests.orgruntime.vcs.conftest import assert_no_markers, make_hostile, plain_git, write
 from tests.orgruntime.vcs.repos import change, change_agent, org_repo, switch
 
 
@@ -65,4 +68,16 @@ def test_cloning_from_and_pulling_a_hostile_repository_runs_nothing(tmp_path: Pa
     fetch(mine)
     assert pull(mine).status is MergeStatus.FAST_FORWARD and pending_merge(mine) is None
     assert load_org(mine).name == "Moved"
+    assert_no_markers(markers)
+
+
+def test_a_hostile_ssh_command_is_not_used_for_fetching(tmp_path: Path, markers: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("GIT_SSH_COMMAND", raising=False)
+    monkeypatch.delenv("GIT_SSH", raising=False)
+    source = org_repo(tmp_path / "source")
+    mine = fork(source, tmp_path / "mine").path
+    make_hostile(mine, markers)
+    plain_git(mine, "config", "remote.upstream.url", "ssh://127.0.0.1:1/org.git")
+    with pytest.raises(GitCommandFailed):
+        fetch(mine)
     assert_no_markers(markers)
