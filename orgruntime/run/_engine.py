@@ -134,10 +134,11 @@ class Engine:
             self._finish()
 
     def _start_workers(self, workers: dict[str, asyncio.Task[None]]) -> None:
-        ready = [agent for agent in self.state.agents.values() if agent.has_work and agent.id not in workers]
-        ready.sort(key=lambda agent: (not agent.active, _first_message_number(agent)))
-        for agent in ready[: self.concurrency - len(workers)]:
-            workers[agent.id] = asyncio.create_task(work(self, agent.id), name=f"agent {agent.id}")
+        """Agents mid-activation first (after a resume), then idle agents by their oldest unread message."""
+        for agent_id in sorted(self.state.active_ids - workers.keys()):
+            workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
+        while len(workers) < self.concurrency and (agent_id := self.state.pop_ready(workers)) is not None:
+            workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
 
     async def _wait(self, workers: dict[str, asyncio.Task[None]]) -> None:
         self._wake.clear()
@@ -200,12 +201,6 @@ class Engine:
     def _write_info(self) -> None:
         if self.run_dir is not None:
             write_info(self.run_dir, self.info)
-
-
-def _first_message_number(agent: Any) -> int:
-    if not agent.inbox:
-        return 0
-    return int(agent.inbox[0].id.lstrip("m") or 0)
 
 
 @dataclass(frozen=True)

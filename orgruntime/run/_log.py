@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from orgruntime.run._events import (
     Event,
     EventFormatError,
     LLMCallFinished,
-    MessageSent,
     RunFinished,
     TokenDelta,
     ToolReturned,
@@ -29,7 +29,7 @@ from orgruntime.run._events import (
 EVENTS_FILE = "events.jsonl"
 INFO_FILE = "run.json"
 WORKSPACE_DIR = "workspace"
-STEP_BOUNDARIES = (LLMCallFinished, ToolReturned, MessageSent, RunFinished)
+STEP_BOUNDARIES = (LLMCallFinished, ToolReturned, RunFinished)  # a step: a model call or a tool with side effects
 
 
 def new_run_id() -> str:
@@ -41,27 +41,53 @@ def is_run_id(text: str) -> bool:
 
 
 class EventLog:
-    """Appends events to events.jsonl; TokenDelta stays out (LLMCallFinished carries the whole text)."""
+    """Appends events to events.jsonl; TokenDelta stays out (LLMCallFinished carries the whole text).
+
+    Every event is written and flushed at once, so a killed process loses nothing. A step boundary also
+    asks for an fsync (against power loss); a background thread runs them, coalescing requests that
+    arrive while one is in progress, so the run never waits for the disk. `close` fsyncs what is left.
+    """
 
     def __init__(self, run_dir: Path, *, fsync: bool = True) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / EVENTS_FILE
         self._file = open(self.path, "a", encoding="utf-8")
-        self._fsync = fsync
+        self._fsync_wanted = threading.Event()
+        self._closing = False
+        self._syncer = threading.Thread(target=self._sync_loop, name="run log fsync", daemon=True) if fsync else None
+        if self._syncer is not None:
+            self._syncer.start()
 
     def append(self, event: Event) -> None:
         if isinstance(event, TokenDelta):
             return
         self._file.write(event_to_line(event) + "\n")
         self._file.flush()
-        if self._fsync and isinstance(event, STEP_BOUNDARIES):
-            os.fsync(self._file.fileno())
+        if self._syncer is not None and isinstance(event, STEP_BOUNDARIES):
+            self._fsync_wanted.set()
+
+    def _sync_loop(self) -> None:
+        descriptor = self._file.fileno()
+        while True:
+            self._fsync_wanted.wait()
+            self._fsync_wanted.clear()
+            if self._closing:
+                return
+            try:
+                os.fsync(descriptor)
+            except OSError:  # the file was closed under us: close() does the last fsync
+                return
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        if self._file.closed:
+            return
+        if self._syncer is not None:
+            self._closing = True
+            self._fsync_wanted.set()
+            self._syncer.join()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ so a log read back from disk rebuilds exactly the state the run had when it was 
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -80,9 +81,35 @@ class RunState:
     failure: AgentFailed | None = None
     finished: RunFinished | None = None
     agents: dict[str, AgentState] = field(default_factory=dict)
+    active_ids: set[str] = field(default_factory=set)
+    # (number of the oldest unread message, agent id) for idle agents with mail; stale entries are skipped
+    ready: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.agents = {agent.id: AgentState(agent.id) for agent in self.org.agents}
+
+    def pop_ready(self, busy: set[str] | dict[str, object]) -> str | None:
+        """The idle agent whose oldest unread message is oldest, or None."""
+        while self.ready:
+            number, agent_id = heapq.heappop(self.ready)
+            agent = self.agents[agent_id]
+            if agent_id in busy or agent.active or not agent.inbox or message_number(agent.inbox[0].id) != number:
+                continue
+            return agent_id
+        return None
+
+    def _mark_ready(self, agent: AgentState) -> None:
+        if not agent.active and agent.inbox:
+            heapq.heappush(self.ready, (message_number(agent.inbox[0].id), agent.id))
+
+    def _set_active(self, agent: AgentState, active: bool) -> None:
+        agent.active = active
+        if active:
+            self.active_ids.add(agent.id)
+        else:
+            self.active_ids.discard(agent.id)
+            agent.waker = None
+            self._mark_ready(agent)
 
     @property
     def is_over(self) -> bool:
@@ -124,7 +151,7 @@ class RunState:
                 self.exceeded = event
             case AgentFailed():
                 self.failure = event
-                self.agents[event.agent].active = False
+                self._set_active(self.agents[event.agent], False)
             case RunFinished():
                 self.finished = event
             case _:
@@ -137,7 +164,8 @@ class RunState:
         read = [message for message in agent.inbox if message.id in wanted]
         agent.inbox = [message for message in agent.inbox if message.id not in wanted]
         agent.turns.append(UserTurn(format_inbox(read)))
-        agent.active, agent.waker = True, read[0] if read else None
+        self._set_active(agent, True)
+        agent.waker = read[0] if read else None
         agent.pending, agent.needs_model, agent.reply, agent.invalid_answers = [], False, None, 0
         agent.asked_human = None
         agent.activations += 1
@@ -172,20 +200,26 @@ class RunState:
                 self._resolve(sender, ResultTurn(event.call_id, "send_message", f"Delivered to {event.recipient}."), needs_model=False)
             else:
                 sender.reply, sender.asked_human = None, None
-                sender.active, sender.waker = False, None
+                self._set_active(sender, False)
         if event.recipient == USER:
             self.result = event.content
             return
         recipient = self.agents[event.recipient]
         recipient.inbox.append(Message(event.message_id, event.sender, event.recipient, event.content))
         recipient.repliable.add(event.sender)
+        if len(recipient.inbox) == 1:
+            self._mark_ready(recipient)
 
     def _resolve(self, agent: AgentState, result: ResultTurn, *, needs_model: bool) -> None:
         agent.pending = [call for call in agent.pending if call.id != result.call_id]
         agent.turns.append(result)
         agent.needs_model = agent.needs_model or needs_model
         if not agent.pending and not agent.needs_model:
-            agent.active, agent.waker = False, None
+            self._set_active(agent, False)
+
+
+def message_number(message_id: str) -> int:
+    return int(message_id[1:])
 
 
 def format_inbox(messages: list[Message]) -> str:
