@@ -13,13 +13,14 @@ import re
 
 from orgruntime._frontmatter import join_front_matter
 from orgruntime._model import Agent, AgentKind, Budget, Layout, ModelDefaults, Org
-from orgruntime._yamlsource import Mark, resolve_plain
+from orgruntime._yamlsource import resolve_plain
 
 _PLAIN_BLOCK = re.compile(r"[A-Za-z_][A-Za-z0-9_ .,/()'+!?-]*[A-Za-z0-9_.)'!?]|[A-Za-z_]")
 _PLAIN_FLOW = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+# The same escapes as ruamel's double-quoted writer, so both write a string identically.
 _ESCAPES = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f",
-    "\x0d": "r", "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+    "\x0d": "r", "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\u2028": "L", "\u2029": "P",
 }
 
 
@@ -133,7 +134,7 @@ def scalar(value: object, *, flow: bool = False) -> str:
         return text if "." in text or "e" in text else text + ".0"
     text = str(value)
     pattern = _PLAIN_FLOW if flow else _PLAIN_BLOCK
-    if pattern.fullmatch(text) and isinstance(resolve_plain(text, Mark(1, 1)), str):
+    if pattern.fullmatch(text) and isinstance(resolve_plain(text), str):
         return text
     return _double_quoted(text)
 

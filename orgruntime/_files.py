@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,50 @@ def write_atomic(path: Path, text: str, *, sync: bool = True) -> None:
         if isinstance(problem, OSError):
             raise OrgSaveError(f"{path}: cannot write: {problem.strerror or problem}") from problem
         raise
+
+
+def write_files_atomic(root: Path, texts: dict[str, str]) -> None:
+    """Replace many files under `root`, each atomically (temp file, fsync, rename).
+
+    The temp files are flushed to disk in parallel, which is what makes saving a large org fast;
+    no file is renamed into place before its content is durable.
+    """
+    if len(texts) <= 2:
+        for relative, text in texts.items():
+            write_atomic(root / relative, text)
+        return
+    staged: list[tuple[str, Path]] = []
+    try:
+        for relative, text in texts.items():
+            target = root / relative
+            if target.is_symlink():
+                raise OrgSaveError(f"{target}: refusing to write through a symbolic link")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((temp_name, target))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+            _keep_mode(target, temp_name)
+        with ThreadPoolExecutor(max_workers=min(32, len(staged))) as pool:
+            list(pool.map(_fsync_path, (temp for temp, _ in staged)))
+        for temp_name, target in staged:
+            os.replace(temp_name, target)
+    except OSError as problem:
+        raise OrgSaveError(f"cannot write the org: {problem.strerror or problem}") from problem
+    finally:
+        for temp_name, _ in staged:
+            if os.path.exists(temp_name):
+                os.unlink(temp_name)
+    for folder in {target.parent for _, target in staged}:
+        sync_folder(folder)
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def sync_folder(folder: Path) -> None:

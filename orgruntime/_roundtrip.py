@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
+
+from orgruntime._emit import scalar
 
 _KEY_LINE = re.compile(r"( *)[^\s#-][^:#]*:\s*(#.*)?$")
 
@@ -114,6 +117,8 @@ def _styled(value: object, *, flow: bool) -> object:
         if flow:
             sequence.fa.set_flow_style()
         return sequence
+    if isinstance(value, str) and scalar(value, flow=flow).startswith('"'):
+        return DoubleQuotedScalarString(value)  # the form the canonical writer chooses
     return value
 
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orgruntime._channel_lines import PLACEHOLDER, read_channel_line, rewrite_channel_block, split_channel_block
 from orgruntime._emit import (
     agent_file_text,
     agent_front_matter_data,
@@ -15,7 +16,7 @@ from orgruntime._emit import (
     org_yaml_text,
 )
 from orgruntime._errors import OrgSaveError
-from orgruntime._files import MAX_AGENT_FILE_BYTES, MAX_ORG_FILE_BYTES, FileProblem, read_org_text, sync_folder, write_atomic
+from orgruntime._files import MAX_AGENT_FILE_BYTES, MAX_ORG_FILE_BYTES, FileProblem, read_org_text, sync_folder, write_files_atomic
 from orgruntime._frontmatter import split_front_matter
 from orgruntime._model import Agent, Org, is_agent_id
 from orgruntime._read import AGENT_KEYS, AGENTS_DIR, LAYOUT_FILE, ORG_FILE, ORG_KEYS, OrgReader, agent_file, read_agent_text
@@ -41,55 +42,65 @@ def save_org(org: Org, path: str | os.PathLike[str]) -> SaveResult:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as problem:
         raise OrgSaveError(f"{root}: cannot create the org folder: {problem.strerror or problem}") from problem
-    written: list[str] = []
-    deleted: list[str] = []
-    if _write_if_changed(root, ORG_FILE, _org_yaml_text(root, org)):
-        written.append(ORG_FILE)
+    texts: dict[str, str | None] = {ORG_FILE: _org_yaml_text(root, org)}
     for agent in org.agents:
-        if _write_if_changed(root, agent_file(agent.id), _agent_text(root, agent)):
-            written.append(agent_file(agent.id))
-    deleted.extend(_delete_removed_agents(root, {agent.id for agent in org.agents}))
+        texts[agent_file(agent.id)] = _agent_text(root, agent)
     if _layout_changed(root, org):
-        write_atomic(root / LAYOUT_FILE, layout_text(org.layout))
-        written.append(LAYOUT_FILE)
-    if written or deleted:
-        sync_folder(root)
+        texts[LAYOUT_FILE] = layout_text(org.layout)
+    changed = {relative: text for relative, text in texts.items() if text is not None}
+    write_files_atomic(root, changed)
+    deleted = _delete_removed_agents(root, {agent.id for agent in org.agents})
+    if deleted:
         sync_folder(root / AGENTS_DIR)
-    return SaveResult(tuple(written), tuple(deleted))
-
-
-def _write_if_changed(root: Path, relative: str, text: str | None) -> bool:
-    if text is None:
-        return False
-    write_atomic(root / relative, text)
-    return True
+    return SaveResult(tuple(changed), tuple(deleted))
 
 
 def _org_yaml_text(root: Path, org: Org) -> str | None:
     """New text for org.yaml, or None when the file already says exactly this."""
     current = read_org_text(root / ORG_FILE, MAX_ORG_FILE_BYTES)
+    canonical = org_yaml_text(org)
     if isinstance(current, FileProblem):
-        return org_yaml_text(org)
+        return canonical
+    if current == canonical:
+        return None
     reader = OrgReader(root)
     fields = reader.read_org_fields()
     if fields is None or reader.blocking:
         return org_yaml_text(org)
-    if all(fields[name] == getattr(org, name) for name in _ORG_FIELDS):
+    changed = [name for name in _ORG_FIELDS if fields[name] != getattr(org, name)]
+    if not changed:
         return None
-    return update_yaml_text(current, org_yaml_data(org), ORG_KEYS)
+    split = split_channel_block(current)
+    if split is None:
+        return update_yaml_text(current, org_yaml_data(org), ORG_KEYS)
+    before, block, after = split
+    if "channels" in changed:
+        block = rewrite_channel_block(block, org.channels, read_channel_line)
+    if changed == ["channels"]:
+        return before + "".join(block) + after
+    # The round-trip writer edits everything else; the channel lines go back where they were.
+    updated = update_yaml_text(before + PLACEHOLDER + after, {**org_yaml_data(org), "channels": []}, ORG_KEYS)
+    lines = updated.splitlines(keepends=True)
+    if PLACEHOLDER not in lines:
+        return update_yaml_text(current, org_yaml_data(org), ORG_KEYS)
+    index = lines.index(PLACEHOLDER)
+    return "".join(lines[:index] + block + lines[index + 1:])
 
 
 def _agent_text(root: Path, agent: Agent) -> str | None:
     """New text for the agent's file, or None when the file already says exactly this."""
     file = root / agent_file(agent.id)
     current = read_org_text(file, MAX_AGENT_FILE_BYTES)
+    canonical = agent_file_text(agent)
     if isinstance(current, FileProblem):
         if current.message != "file not found" and file.is_symlink():
             raise OrgSaveError(f"{agent_file(agent.id)} is a symbolic link; refusing to replace it")
-        return agent_file_text(agent)
+        return canonical
+    if current == canonical:
+        return None
     on_disk, problems = read_agent_text(agent.id, current)
     if on_disk is None:
-        return agent_file_text(agent)
+        return canonical
     if on_disk == agent:
         return None
     parts = split_front_matter(current)

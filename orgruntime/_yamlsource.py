@@ -50,91 +50,99 @@ class YamlDocument:
     """Parsed data plus where each key and value starts in the text."""
 
     data: object
-    key_marks: dict[Path, Mark] = field(default_factory=dict)
-    value_marks: dict[Path, Mark] = field(default_factory=dict)
+    # raw (0-based line, 0-based column) as the parser gave them; see key_mark / value_mark
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    line_offset: int = 0
 
     def key_mark(self, path: Path) -> Mark:
-        return self.key_marks.get(path) or self.value_mark(path[:-1])
+        position = self.key_positions.get(path)
+        return self._mark(position) if position else self.value_mark(path[:-1])
 
     def value_mark(self, path: Path) -> Mark:
-        while path not in self.value_marks and path:
+        while path not in self.value_positions and path:
             path = path[:-1]
-        return self.value_marks.get(path, Mark(1, 1))
+        position = self.value_positions.get(path)
+        return self._mark(position) if position else Mark(1 + self.line_offset, 1)
 
-
-class _Frame:
-    __slots__ = ("container", "path", "key", "key_mark")
-
-    def __init__(self, container: dict | list, path: Path) -> None:
-        self.container = container
-        self.path = path
-        self.key: object = _NO_KEY
-        self.key_mark: Mark | None = None
+    def _mark(self, position: tuple[int, int]) -> Mark:
+        return Mark(position[0] + 1 + self.line_offset, position[1] + 1)
 
 
 _NO_KEY = object()
+_SCALAR, _MAP_START, _SEQ_START = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+_MAP_END, _SEQ_END, _STREAM_END = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.StreamEndEvent
 
 
 def parse_yaml(text: str, *, first_line: int = 1, max_depth: int = MAX_DEPTH) -> YamlDocument:
     """Parse one YAML document; raise YamlProblem (with a 1-based position) for anything unsafe or malformed."""
     offset = first_line - 1
-    document = YamlDocument(data=None)
-    stack: list[_Frame] = []
+    document = YamlDocument(data=None, line_offset=offset)
+    keys, values = document.key_positions, document.value_positions
+    # Each open collection: [container, its path, pending key, the pending key's position]
+    stack: list[list] = []
     documents = 0
+    parser = _Loader(text)
 
-    def mark_of(event_mark) -> Mark:
-        return Mark(event_mark.line + 1 + offset, event_mark.column + 1)
-
-    def place(value: object, mark: Mark) -> Path | None:
-        """Put a finished value where it belongs; return its path (None for a mapping key)."""
-        if not stack:
-            document.data = value
-            document.value_marks[()] = mark
-            return ()
-        top = stack[-1]
-        if isinstance(top.container, list):
-            path = (*top.path, len(top.container))
-            top.container.append(value)
-        elif top.key is _NO_KEY:
-            if isinstance(value, (dict, list)):
-                raise YamlProblem(mark, "a mapping key must be a plain value")
-            if value in top.container:
-                first = document.key_marks.get((*top.path, value))
-                where = f" (first at line {first.line})" if first else ""
-                raise YamlProblem(mark, f"duplicate key '{value}'{where}")
-            top.key, top.key_mark = value, mark
-            return None
-        else:
-            path = (*top.path, top.key)
-            top.container[top.key] = value
-            document.key_marks[path] = top.key_mark  # type: ignore[assignment]
-            top.key = _NO_KEY
-        document.value_marks[path] = mark
-        return path
+    def fail(position: tuple[int, int], message: str) -> YamlProblem:
+        return YamlProblem(document._mark(position), message)
 
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.ScalarEvent):
-                mark = mark_of(event.start_mark)
-                place(_scalar(event, mark), mark)
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                mark = mark_of(event.start_mark)
-                _check_collection_tag(event, mark)
-                if len(stack) >= max_depth:
-                    raise YamlProblem(mark, f"nesting deeper than {max_depth} levels")
-                container: dict | list = {} if isinstance(event, yaml.MappingStartEvent) else []
-                path = place(container, mark)
-                if path is None:
-                    raise YamlProblem(mark, "a mapping key must be a plain value")
-                stack.append(_Frame(container, path))
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        while True:
+            event = parser.get_event()
+            kind = type(event)
+            if kind is _STREAM_END:
+                break
+            if kind is _MAP_END or kind is _SEQ_END:
                 stack.pop()
-            elif isinstance(event, yaml.AliasEvent):
-                raise YamlProblem(mark_of(event.start_mark), "anchors and aliases (*name) are not allowed in org files")
-            elif isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise YamlProblem(mark_of(event.start_mark), "only one YAML document is allowed here")
+                continue
+            if kind is _SCALAR:
+                start = event.start_mark
+                position = (start.line, start.column)
+                value = _scalar(event, position, document)
+            elif kind is _MAP_START or kind is _SEQ_START:
+                start = event.start_mark
+                position = (start.line, start.column)
+                _check_collection_tag(event, position, document)
+                if len(stack) >= max_depth:
+                    raise fail(position, f"nesting deeper than {max_depth} levels")
+                value = {} if kind is _MAP_START else []
+            elif kind is yaml.AliasEvent:
+                start = event.start_mark
+                raise fail((start.line, start.column), "anchors and aliases (*name) are not allowed in org files")
+            else:
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        start = event.start_mark
+                        raise fail((start.line, start.column), "only one YAML document is allowed here")
+                continue
+            if not stack:
+                document.data = value
+                path: Path = ()
+            else:
+                top = stack[-1]
+                container = top[0]
+                if type(container) is list:
+                    path = (*top[1], len(container))
+                    container.append(value)
+                elif top[2] is _NO_KEY:
+                    if kind is not _SCALAR:
+                        raise fail(position, "a mapping key must be a plain value")
+                    if value in container:
+                        first = keys.get((*top[1], value))
+                        where = f" (first at line {document._mark(first).line})" if first else ""
+                        raise fail(position, f"duplicate key '{value}'{where}")
+                    top[2], top[3] = value, position
+                    continue
+                else:
+                    path = (*top[1], top[2])
+                    container[top[2]] = value
+                    keys[path] = top[3]
+                    top[2] = _NO_KEY
+            values[path] = position
+            if kind is not _SCALAR:
+                stack.append([value, path, _NO_KEY, None])
     except yaml.MarkedYAMLError as problem:
         raise _from_yaml_error(problem, offset) from None
     except yaml.reader.ReaderError as problem:
@@ -144,23 +152,28 @@ def parse_yaml(text: str, *, first_line: int = 1, max_depth: int = MAX_DEPTH) ->
         raise YamlProblem(mark, f"the character U+{code:04X} is not allowed in YAML") from None
     except yaml.YAMLError as problem:
         raise YamlProblem(Mark(first_line, 1), f"YAML error: {problem}") from None
+    finally:
+        parser.dispose()
     return document
 
 
-def _scalar(event: yaml.ScalarEvent, mark: Mark) -> object:
+def _scalar(event: yaml.ScalarEvent, position: tuple[int, int], document: YamlDocument) -> object:
     value: str = event.value
+    tag = event.tag
+    if tag is None and event.anchor is None:
+        return resolve_plain(value, position, document) if event.implicit[0] else value
+    mark = document._mark(position)
     if event.anchor is not None:
         raise YamlProblem(mark, "anchors and aliases (&name) are not allowed in org files")
-    tag = event.tag
-    if tag in (None, "!"):
-        return resolve_plain(value, mark) if event.implicit[0] and event.style in (None, "") else value
+    if tag == "!":
+        return value
     name = tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else None
     if name == "str":
         return value
     wanted = _SCALAR_TAGS.get(name or "")
     if wanted is None:
         raise YamlProblem(mark, f"the tag {_short_tag(tag)} is not allowed in org files")
-    resolved = resolve_plain(value, mark)
+    resolved = resolve_plain(value, position, document)
     if wanted is float and type(resolved) is int:
         return float(resolved)
     if type(resolved) is not wanted:
@@ -168,7 +181,13 @@ def _scalar(event: yaml.ScalarEvent, mark: Mark) -> object:
     return resolved
 
 
-def resolve_plain(value: str, mark: Mark) -> object:
+_MAYBE_NOT_TEXT = frozenset("0123456789+-.~tTfFnN")
+
+
+def resolve_plain(value: str, position: tuple[int, int] = (0, 0), document: YamlDocument | None = None) -> object:
+    """A plain scalar under the YAML 1.2 core schema: null, bool, int, float or str."""
+    if value and value[0] not in _MAYBE_NOT_TEXT:
+        return value
     if _NULL.fullmatch(value):
         return None
     if value in _BOOL:
@@ -181,7 +200,7 @@ def resolve_plain(value: str, mark: Mark) -> object:
         if _HEX.fullmatch(value):
             return int(value[2:], 16)
     except ValueError:
-        raise YamlProblem(mark, "number too large") from None
+        raise YamlProblem(document._mark(position) if document else Mark(1, 1), "number too large") from None
     if _FLOAT.fullmatch(value):
         return float(value)
     if _INF.fullmatch(value):
@@ -198,11 +217,11 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else tag
 
 
-def _check_collection_tag(event, mark: Mark) -> None:
+def _check_collection_tag(event, position: tuple[int, int], document: YamlDocument) -> None:
     if event.anchor is not None:
-        raise YamlProblem(mark, "anchors and aliases (&name) are not allowed in org files")
+        raise YamlProblem(document._mark(position), "anchors and aliases (&name) are not allowed in org files")
     if event.tag not in (None, "!", _CORE_TAG + "map", _CORE_TAG + "seq"):
-        raise YamlProblem(mark, f"the tag {_short_tag(event.tag)} is not allowed in org files")
+        raise YamlProblem(document._mark(position), f"the tag {_short_tag(event.tag)} is not allowed in org files")
 
 
 def _mark_at(text: str, index: int, offset: int) -> Mark:

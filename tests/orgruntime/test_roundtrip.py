@@ -139,3 +139,29 @@ def test_writes_leave_no_temporary_files(tmp_path):
     save_org(org, tmp_path / "org")
     leftovers = [p for p in (tmp_path / "org").rglob("*") if re.search(r"\.tmp$", p.name)]
     assert leftovers == []
+
+
+def test_channel_edits_keep_every_other_channel_line_and_its_comment(tmp_path):
+    root = tmp_path / "org"
+    org = load_org(Path(__file__).resolve().parents[2] / "resources" / "templates" / "startup")
+    save_org(org, root)
+    text = (root / "org.yaml").read_text()
+    text = text.replace("kind: reviews}", "kind: reviews}   # code review")
+    text = text.replace("channels:\n", "channels:   # who talks to whom\n")
+    (root / "org.yaml").write_text(text)
+    org = load_org(root)
+    from orgruntime import AddChannel, Channel, ChannelKind, RemoveChannel, SetOrgField, apply
+
+    edited = apply(org, AddChannel(Channel(source="ceo", target="reviewer", kind=ChannelKind.PEERS), 1))
+    edited = apply(edited, RemoveChannel(org.channels[2]))
+    edited = apply(edited, SetOrgField("description", "Changed too"))
+    save_org(edited, root)
+    assert load_org(root) == edited
+    after = (root / "org.yaml").read_text()
+    assert "channels:   # who talks to whom\n  - {from: ceo, to: engineer, kind: delegates}\n  - {from: ceo, to: reviewer, kind: peers}\n  - {from: engineer, to: reviewer, kind: reviews}   # code review\n" in after
+    assert "description: Changed too\n" in after
+    old_description = next(line for line in text.splitlines() if line.startswith("description:"))
+    assert sorted(_changed_lines(text, after)) == sorted([
+        old_description, "description: Changed too",
+        "  - {from: ceo, to: reviewer, kind: peers}", "  - {from: reviewer, to: ceo, kind: reports}",
+    ])
