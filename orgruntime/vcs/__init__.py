@@ -4,9 +4,11 @@ Pure functions over the org model: `diff_orgs`, `merge_orgs` (-> `MergeResult` w
 resolvable as `Side.OURS`, `Side.THEIRS` or `Edited(value)`), `apply_resolution`, `merge_text`.
 In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_revisions`, `merge`
 (+ `pending_merge`, `resolve`, `commit_merge`, `abort_merge`), `fork`, `lineage`, `fetch`, `pull`,
+`list_branches`, `switch_branch`, `delete_branch`, `history`,
 and the git merge driver (`merge_file`, `install_merge_driver`).
 """
 
+from orgruntime.vcs._branches import CommitInfo, delete_branch, history, list_branches, switch_branch
 from orgruntime.vcs._conflicts import Choice, Conflict, ConflictKind, Edited, MergeResult, Side
 from orgruntime.vcs._diff import AgentChange, ChannelChange, OrgDiff, diff_orgs
 from orgruntime.vcs._driver import ATTRIBUTE_LINES, DRIVER_NAME, install_merge_driver, merge_file
@@ -28,12 +30,13 @@ from orgruntime.vcs._text_merge import TextMerge, merge_text
 
 __all__ = [
     "ATTRIBUTE_LINES",
-    "DRIVER_NAME",
     "AgentChange",
     "ChannelChange",
     "Choice",
+    "CommitInfo",
     "Conflict",
     "ConflictKind",
+    "DRIVER_NAME",
     "DirtyTreeError",
     "Edited",
     "ForkResult",
@@ -54,16 +57,19 @@ __all__ = [
     "commit_all",
     "commit_merge",
     "current_branch",
+    "delete_branch",
     "diff_orgs",
     "diff_revisions",
     "dirty_files",
     "fetch",
     "fork",
     "head_commit",
+    "history",
     "init_repo",
     "install_merge_driver",
     "is_dirty",
     "lineage",
+    "list_branches",
     "merge",
     "merge_file",
     "merge_orgs",
@@ -72,4 +78,5 @@ __all__ = [
     "pending_merge",
     "pull",
     "resolve",
+    "switch_branch",
 ]

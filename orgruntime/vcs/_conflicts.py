@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from orgruntime._model import Channel, Org
@@ -73,7 +73,7 @@ class MergeResult:
 
     org: Org
     conflicts: tuple[Conflict, ...] = ()
-    renames: tuple[tuple[str, str], ...] = field(default=())  # (base id, merged id) for every detected rename
+    renames: tuple[tuple[str, str], ...] = ()  # (base id, merged id) for every detected rename
 
     @property
     def clean(self) -> bool:
