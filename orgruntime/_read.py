@@ -8,7 +8,6 @@ user wrote. Other problems (unknown keys, bad file names) are reported and the o
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from orgruntime._model import (
     is_agent_id,
 )
 from orgruntime._text import did_you_mean
+from orgruntime._typed_values import TypedValues, describe, is_finite_number
 from orgruntime._yamlsource import Mark, YamlDocument, YamlProblem, parse_yaml
 
 ORG_FILE = "org.yaml"
@@ -126,7 +126,7 @@ class OrgReader:
 
     def read(self) -> ReadResult:
         if not self.root.is_dir():
-            self._block(ORG_FILE, Mark(1, 1), f"{self.root} is not a folder")
+            self.block(ORG_FILE, Mark(1, 1), f"{self.root} is not a folder")
             return self._result(None)
         org_fields = self.read_org_fields()
         agents = self._agents()
@@ -145,7 +145,7 @@ class OrgReader:
 
     # -- problems
 
-    def _block(self, file: str, mark: Mark, message: str) -> None:
+    def block(self, file: str, mark: Mark, message: str) -> None:
         problem = error(file, mark.line, mark.col, message)
         self.diagnostics.append(problem)
         self.blocking.append(problem)
@@ -165,10 +165,10 @@ class OrgReader:
         self.sources.org_document = document
         data = document.data
         if not isinstance(data, dict):
-            what = "empty" if data is None else f"{_describe(data)}"
-            self._block(ORG_FILE, Mark(1, 1), f"org.yaml must be a mapping with name, entry, channels, ...; it is {what}")
+            what = "empty" if data is None else f"{describe(data)}"
+            self.block(ORG_FILE, Mark(1, 1), f"org.yaml must be a mapping with name, entry, channels, ...; it is {what}")
             return None
-        values = _Values(self, ORG_FILE, document)
+        values = TypedValues(self, ORG_FILE, document)
         self._unknown_keys(ORG_FILE, document, (), data, ORG_KEYS)
         fields: dict = {
             "name": values.string(("name",)) or "",
@@ -181,7 +181,7 @@ class OrgReader:
         }
         return fields
 
-    def _defaults(self, values: _Values, data: dict) -> ModelDefaults:
+    def _defaults(self, values: TypedValues, data: dict) -> ModelDefaults:
         mapping = values.mapping(("defaults",))
         if not mapping:
             return ModelDefaults()
@@ -192,7 +192,7 @@ class OrgReader:
             max_tokens=values.integer(("defaults", "max_tokens")),
         )
 
-    def _budget(self, values: _Values, path: tuple) -> Budget:
+    def _budget(self, values: TypedValues, path: tuple) -> Budget:
         mapping = values.mapping(path)
         if not mapping:
             return Budget()
@@ -204,14 +204,14 @@ class OrgReader:
             max_seconds=values.number((*path, "max_seconds")),
         )
 
-    def _channels(self, values: _Values, data: dict) -> tuple[Channel, ...]:
+    def _channels(self, values: TypedValues, data: dict) -> tuple[Channel, ...]:
         items = values.sequence(("channels",))
         channels = []
         for index, item in enumerate(items or ()):
             path = ("channels", index)
             if not isinstance(item, dict):
                 mark = values.document.value_mark(path)
-                self._block(ORG_FILE, mark, f"a channel must be a mapping like {{from: a, to: b, kind: delegates}}, not {_describe(item)}")
+                self.block(ORG_FILE, mark, f"a channel must be a mapping like {{from: a, to: b, kind: delegates}}, not {describe(item)}")
                 continue
             self._unknown_keys(ORG_FILE, values.document, path, item, CHANNEL_KEYS)
             source = values.string((*path, "from"), required=True)
@@ -230,7 +230,7 @@ class OrgReader:
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as problem:
-            self._block(AGENTS_DIR, Mark(1, 1), f"cannot list the agents folder: {problem.strerror or problem}")
+            self.block(AGENTS_DIR, Mark(1, 1), f"cannot list the agents folder: {problem.strerror or problem}")
             return []
         agents = []
         files = [entry for entry in entries if entry.name.endswith(".md")]
@@ -238,7 +238,7 @@ class OrgReader:
             if not entry.name.endswith(".md") and not entry.name.startswith("."):
                 self._warn(f"{AGENTS_DIR}/{entry.name}", Mark(1, 1), "ignored: agent files are named <id>.md")
         if len(files) > MAX_AGENT_FILES:
-            self._block(AGENTS_DIR, Mark(1, 1), f"too many agent files ({len(files)}; the limit is {MAX_AGENT_FILES})")
+            self.block(AGENTS_DIR, Mark(1, 1), f"too many agent files ({len(files)}; the limit is {MAX_AGENT_FILES})")
             return []
         for entry in files:
             agent_id = entry.name[: -len(".md")]
@@ -249,7 +249,7 @@ class OrgReader:
             text = read_org_text(folder / entry.name, MAX_AGENT_FILE_BYTES)
             agent = None
             if isinstance(text, FileProblem):
-                self._block(file, Mark(text.line, text.col), f"{entry.name} {text.message}")
+                self.block(file, Mark(text.line, text.col), f"{entry.name} {text.message}")
             else:
                 agent = self.agent_from_text(agent_id, file, text)
             if agent is None:
@@ -261,27 +261,27 @@ class OrgReader:
     def agent_from_text(self, agent_id: str, file: str, text: str) -> Agent | None:
         parts = split_front_matter(text)
         if isinstance(parts, FileProblem):
-            self._block(file, Mark(parts.line, parts.col), parts.message)
+            self.block(file, Mark(parts.line, parts.col), parts.message)
             return None
         try:
             document = parse_yaml(parts.front_matter, first_line=parts.front_matter_line)
         except YamlProblem as problem:
-            self._block(file, problem.mark, problem.message)
+            self.block(file, problem.mark, problem.message)
             return None
         self.sources.agents[agent_id] = AgentSource(file, document, parts.body_line)
         data = document.data if document.data is not None else {}
         if not isinstance(data, dict):
-            self._block(file, document.value_mark(()), f"the front matter must be a mapping (name, role, model, ...), not {_describe(data)}")
+            self.block(file, document.value_mark(()), f"the front matter must be a mapping (name, role, model, ...), not {describe(data)}")
             return None
         self._unknown_keys(file, document, (), data, AGENT_KEYS)
-        values = _Values(self, file, document)
+        values = TypedValues(self, file, document)
         tools = values.sequence(("tools",)) or []
         tool_names = []
         for index, tool in enumerate(tools):
             if isinstance(tool, str):
                 tool_names.append(tool)
             else:
-                self._block(file, document.value_mark(("tools", index)), f"a tool is named by a string, not {_describe(tool)}")
+                self.block(file, document.value_mark(("tools", index)), f"a tool is named by a string, not {describe(tool)}")
         return Agent(
             id=agent_id,
             name=values.string(("name",)) or "",
@@ -329,7 +329,7 @@ class OrgReader:
         positions = {}
         for agent_id, point in nodes.items():
             x, y = (point.get("x"), point.get("y")) if isinstance(point, dict) else (None, None)
-            if _is_finite_number(x) and _is_finite_number(y) and is_agent_id(agent_id):
+            if is_finite_number(x) and is_finite_number(y) and is_agent_id(agent_id):
                 positions[agent_id] = Point(float(x), float(y))
             else:
                 self._warn(LAYOUT_FILE, Mark(1, 1), f"layout: ignored the position of '{str(agent_id)[:64]}'")
@@ -340,12 +340,12 @@ class OrgReader:
     def _yaml_file(self, file: str, limit: int) -> YamlDocument | None:
         text = read_org_text(self.root / file, limit)
         if isinstance(text, FileProblem):
-            self._block(file, Mark(text.line, text.col), f"{file} {text.message}")
+            self.block(file, Mark(text.line, text.col), f"{file} {text.message}")
             return None
         try:
             return parse_yaml(text)
         except YamlProblem as problem:
-            self._block(file, problem.mark, problem.message)
+            self.block(file, problem.mark, problem.message)
             return None
 
     def _unknown_keys(self, file: str, document: YamlDocument, path: tuple, data: dict, allowed: tuple[str, ...]) -> None:
@@ -355,113 +355,3 @@ class OrgReader:
             mark = document.key_mark((*path, key))
             suggestion = did_you_mean(str(key), allowed) or f" (expected one of: {', '.join(allowed)})"
             self._error(file, mark, f"unknown key '{key}'{suggestion}")
-
-
-class _Values:
-    """Typed access to values of one YAML document; a wrong type is a blocking problem."""
-
-    def __init__(self, reader: OrgReader, file: str, document: YamlDocument) -> None:
-        self.reader = reader
-        self.file = file
-        self.document = document
-
-    def _get(self, path: tuple) -> object:
-        node = self.document.data
-        for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-            else:
-                return None
-        return node
-
-    def _wrong(self, path: tuple, expected: str, value: object) -> None:
-        mark = self.document.value_mark(path)
-        self.reader._block(self.file, mark, f"{_key_name(path)} must be {expected}, not {_describe(value)}")
-
-    def _missing(self, path: tuple) -> None:
-        mark = self.document.value_mark(path[:-1])
-        self.reader._block(self.file, mark, f"missing required key '{path[-1]}'")
-
-    def string(self, path: tuple, *, required: bool = False) -> str | None:
-        value = self._get(path)
-        if value is None:
-            if required:
-                self._missing(path)
-            return None
-        if isinstance(value, str):
-            return value
-        self._wrong(path, "a string", value)
-        return None
-
-    def integer(self, path: tuple) -> int | None:
-        value = self._get(path)
-        if value is None or type(value) is int:
-            return value
-        self._wrong(path, "a whole number", value)
-        return None
-
-    def number(self, path: tuple) -> float | None:
-        value = self._get(path)
-        if value is None:
-            return None
-        if type(value) in (int, float) and math.isfinite(value):
-            return float(value) if type(value) is float else value
-        self._wrong(path, "a finite number", value)
-        return None
-
-    def choice(self, path: tuple, enum: type, *, required: bool = False):
-        value = self._get(path)
-        if value is None:
-            if required:
-                self._missing(path)
-            return None
-        try:
-            return enum(value)
-        except ValueError:
-            options = ", ".join(member.value for member in enum)
-            self._wrong(path, f"one of {options}", value)
-            return None
-
-    def mapping(self, path: tuple) -> dict | None:
-        value = self._get(path)
-        if value is None or isinstance(value, dict):
-            return value
-        self._wrong(path, "a mapping", value)
-        return None
-
-    def sequence(self, path: tuple) -> list | None:
-        value = self._get(path)
-        if value is None or isinstance(value, list):
-            return value
-        self._wrong(path, "a list", value)
-        return None
-
-
-def _key_name(path: tuple) -> str:
-    """`budget.max_steps` for nested settings; just the key inside lists such as channels."""
-    if len(path) >= 2 and isinstance(path[-2], str):
-        return f"{path[-2]}.{path[-1]}"
-    return str(path[-1])
-
-
-def _is_finite_number(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string '{shown}'"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
