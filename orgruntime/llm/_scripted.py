@@ -51,14 +51,16 @@ class Script:
     native_tools: bool = True
 
 
-_cache: dict[Path, tuple[float, Script]] = {}
+_cache: dict[str, tuple[int, Script]] = {}
 
 
 def load_script(path: str | os.PathLike[str]) -> Script:
-    script_path = Path(path).expanduser().resolve()
+    """The script at `path`, read again only when the file changes."""
+    key = os.fspath(path)
+    script_path = Path(key).expanduser()
     try:
-        mtime = script_path.stat().st_mtime_ns
-        cached = _cache.get(script_path)
+        mtime = os.stat(script_path).st_mtime_ns
+        cached = _cache.get(key)
         if cached is not None and cached[0] == mtime:
             return cached[1]
         text = script_path.read_text(encoding="utf-8")
@@ -69,7 +71,7 @@ def load_script(path: str | os.PathLike[str]) -> Script:
     except yaml.YAMLError as error:
         raise ScriptError(f"{script_path}: invalid YAML: {error}") from None
     script = _parse_script(data, str(script_path))
-    _cache[script_path] = (mtime, script)
+    _cache[key] = (mtime, script)
     return script
 
 
