@@ -41,3 +41,24 @@ def test_golden_merge_saved_over_ours_reloads_as_expected(name: str, tmp_path: P
     result = merge_orgs(*(load_org(folder / side) for side in ("base", "ours", "theirs")))
     save_org(result.org, work)
     assert load_org(work) == load_org(folder / "expected")
+
+
+@pytest.mark.parametrize("name", CASES[:12])
+def test_orgs_read_from_bytes_equal_orgs_loaded_from_folders(name: str) -> None:
+    from orgruntime.vcs._snapshot import org_from_files
+
+    for side in ("base", "ours", "theirs", "expected"):
+        folder = GOLDEN / name / side
+        files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        assert org_from_files(files) == load_org(folder)
+
+
+def test_a_broken_agent_file_does_not_load_from_bytes() -> None:
+    from orgruntime import OrgLoadError
+    from orgruntime.vcs._snapshot import org_from_files
+
+    folder = GOLDEN / "identical-changes" / "base"
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for broken in (b"---\nname: [unclosed\n---\nx\n", b"---\ntools: 3\n---\n", b"bin\x00ary"):
+        with pytest.raises(OrgLoadError):
+            org_from_files({**files, "agents/ceo.md": broken})
