@@ -96,7 +96,16 @@ def merge(path: str | os.PathLike[str], ref: str, *, message: str | None = None)
 
 def pending_merge(path: str | os.PathLike[str]) -> PendingMerge | None:
     """The merge in progress in this repository (made by orgide), if any."""
-    return load_pending(repo_root(path))
+    return _live_pending(repo_root(path))
+
+
+def _live_pending(root: Path) -> PendingMerge | None:
+    """The recorded merge, unless git finished or aborted it meanwhile (`git commit`, `git merge --abort`)."""
+    pending = load_pending(root)
+    if pending is not None and not git_path(root, "MERGE_HEAD").exists():
+        clear_pending(root)
+        return None
+    return pending
 
 
 def resolve(path: str | os.PathLike[str], conflict_id: str, choice: Choice) -> PendingMerge:
@@ -152,14 +161,14 @@ def abort_merge(path: str | os.PathLike[str]) -> None:
 
 
 def _require_pending(root: Path) -> PendingMerge:
-    pending = load_pending(root)
+    pending = _live_pending(root)
     if pending is None:
         raise MergeStateError("no merge is in progress")
     return pending
 
 
 def _refuse_merge_in_progress(root: Path) -> None:
-    if load_pending(root) is not None:
+    if _live_pending(root) is not None:
         raise MergeStateError("a merge is already in progress: resolve and commit it, or abort it")
     for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply"):
         if git_path(root, name).exists():

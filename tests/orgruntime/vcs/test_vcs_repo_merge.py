@@ -219,3 +219,15 @@ def test_bad_refs_and_states_are_refused(repo: Path, tmp_path: Path) -> None:
         merge(repo, "unrelated")
     with pytest.raises(MergeStateError, match="no merge is in progress"):
         commit_merge(repo)
+
+
+def test_a_pending_merge_finished_with_plain_git_is_forgotten(repo: Path) -> None:
+    switch(repo, "feature")
+    change(repo, "theirs", name="Small Startup")
+    switch(repo, "main")
+    change(repo, "ours", name="Tiny Co")
+    before = snapshot(repo)
+    assert merge(repo, "feature").status is MergeStatus.CONFLICTS
+    plain_git(repo, "merge", "--abort")
+    assert pending_merge(repo) is None and snapshot(repo) == before
+    assert merge(repo, "feature").status is MergeStatus.CONFLICTS  # a new merge may start
