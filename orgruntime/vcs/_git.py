@@ -54,12 +54,26 @@ def run(root: Path, *args: str, stdin: bytes | None = None, check: bool = True, 
 
 def run_outside(cwd: Path, *args: str, check: bool = True, network: bool = False) -> GitResult:
     """Run `git ARGS` that make a repository (init, clone) from `cwd`, with no repository around it."""
+    _refuse_redirecting_environment(("GIT_DIR", "GIT_WORK_TREE"))
     env = {"GIT_CEILING_DIRECTORIES": str(cwd.parent)}
     return _execute(cwd, args, _neutralising_config(network), env, None, check)
 
 
+# Set by a git process around us (orgide run from a hook or alias): they would point git at other files.
+_REDIRECTING = ("GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR",
+                "GIT_NAMESPACE")
+
+
+def _refuse_redirecting_environment(extra: Sequence[str] = ()) -> None:
+    found = [name for name in (*_REDIRECTING, *extra) if os.environ.get(name)]
+    if found:
+        raise GitCommandFailed(["(environment)"], 2, f"refusing to run git while {', '.join(found)} "
+                               "is set in the environment (is orgide running inside a git hook?)")
+
+
 def _execute(cwd: Path, args: Sequence[str], config: Sequence[tuple[str, str]], env: dict[str, str],
              stdin: bytes | None, check: bool) -> GitResult:
+    _refuse_redirecting_environment()
     full_env = {**_base_env(), **env, **_config_env(config)}
     command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "--no-pager", *args]
     with tempfile.TemporaryFile() as stream:

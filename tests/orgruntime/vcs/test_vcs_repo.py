@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orgruntime import GitError  # noqa: F401  (the vcs errors are GitErrors)
+from orgruntime import GitError
 from orgruntime.vcs import (
     NotARepositoryError,
     UnsafeNameError,
@@ -104,3 +104,17 @@ def test_the_hostile_setup_does_run_code_under_plain_git(tmp_path: Path, markers
     plain_git(root, "--work-tree", str(root), "commit", "-m", "plain", check=False)
     left = {p.name for p in markers.iterdir()}
     assert any(name.startswith("filter-") for name in left) and "fsmonitor" in left and any(name.startswith("hookspath-") for name in left)
+
+
+@pytest.mark.parametrize("name", ["GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"])
+def test_git_variables_of_a_surrounding_git_process_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                name: str) -> None:
+    root = init_repo(tmp_path / "org")
+    monkeypatch.setenv(name, str(tmp_path / "elsewhere"))
+    with pytest.raises(GitError, match=name):
+        is_dirty(root)
+    monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_WORK_TREE", str(tmp_path / "elsewhere"))
+    with pytest.raises(GitError, match="GIT_WORK_TREE"):
+        init_repo(tmp_path / "other")
+    assert not (tmp_path / "elsewhere").exists() and not is_dirty(root)
