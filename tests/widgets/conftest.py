@@ -1,0 +1,53 @@
+"""Fixtures for the graph editor tests: real orgs from the templates, the real widget, shown offscreen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from orgruntime import Agent, Org, create_org, load_org  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def template_org(tmp_path):
+    def make(name: str = "startup") -> tuple[Org, Path]:
+        folder = create_org(tmp_path / name, name, git=False)
+        return load_org(folder), folder
+
+    return make
+
+
+@pytest.fixture
+def solo_org() -> Org:
+    return Org(name="Solo", entry="ceo", agents=(Agent(id="ceo", name="CEO", prompt="Lead."),))
+
+
+@pytest.fixture
+def make_editor(qtbot):
+    from PySide6.QtTest import QTest
+
+    from widgets import GraphEditor, OrgDocument
+
+    def make(org: Org, *, size=(1100, 750)) -> GraphEditor:
+        editor = GraphEditor(OrgDocument(org))
+        qtbot.addWidget(editor)
+        editor.resize(*size)
+        editor.show()
+        qtbot.waitExposed(editor)
+        editor.activateWindow()
+        QTest.qWaitForWindowActive(editor)  # shortcuts only reach an active window
+        editor.view.setFocus()
+        return editor
+
+    return make

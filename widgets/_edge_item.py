@@ -1,0 +1,176 @@
+"""A channel drawn as a curved arrow between two agent nodes; colour and dash by kind."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from orgruntime import Channel, ChannelKind
+
+from widgets._geometry import NODE_HEIGHT, NODE_WIDTH
+from widgets._node_item import DiffMark, NodeItem, _font
+from widgets._palette import EDGE_DASH, LIGHT, GraphPalette
+
+_ARROW = 11.0
+_BEND = 0.12  # control point offset, as a share of the edge length
+
+
+class EdgeItem(QGraphicsItem):
+    """One channel. It follows its end nodes; `peers` has a head at both ends."""
+
+    def __init__(self, channel: Channel, source: NodeItem, target: NodeItem, palette: GraphPalette = LIGHT) -> None:
+        super().__init__()
+        self.channel = channel
+        self.source_node = source
+        self.target_node = target
+        self.palette = palette
+        self.diff_mark = DiffMark.NONE
+        self.diff_note = ""
+        self.pulse = 0.0  # 0 = none; otherwise the travelling dot's share of the way (0..1]
+        self.hovered = False
+        self._path = QPainterPath()
+        self._start = self._end = self._control = QPointF()
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        source.edges.append(self)
+        target.edges.append(self)
+        self.update_geometry()
+        self._refresh_tooltip()
+
+    def detach(self) -> None:
+        for node in (self.source_node, self.target_node):
+            if self in node.edges:
+                node.edges.remove(self)
+
+    def set_channel(self, channel: Channel) -> None:
+        self.channel = channel
+        self._refresh_tooltip()
+        self.update()
+
+    def set_diff(self, mark: DiffMark, note: str = "") -> None:
+        self.diff_mark, self.diff_note = mark, note
+        self.setOpacity(0.5 if mark is DiffMark.REMOVED else 1.0)
+        self._refresh_tooltip()
+        self.update()
+
+    def set_pulse(self, share: float) -> None:
+        self.pulse = share
+        self.update()
+
+    def set_palette(self, palette: GraphPalette) -> None:
+        self.palette = palette
+        self.update()
+
+    # --- geometry ---
+    def endpoints(self) -> tuple[QPointF, QPointF]:
+        return self._start, self._end
+
+    def update_geometry(self) -> None:
+        a, b = self.source_node.pos(), self.target_node.pos()
+        dx, dy = b.x() - a.x(), b.y() - a.y()
+        length = math.hypot(dx, dy) or 1.0
+        normal = QPointF(-dy / length, dx / length)
+        mid = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2)
+        # Two channels between the same pair bend to opposite sides of the straight line.
+        control = mid + normal * (length * _BEND)
+        start = _border_point(a, control)
+        end = _border_point(b, control)
+        self.prepareGeometryChange()
+        self._start, self._end, self._control = start, end, control
+        path = QPainterPath(start)
+        path.quadTo(control, end)
+        self._path = path
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-_ARROW - 4, -_ARROW - 4, _ARROW + 4, _ARROW + 4)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self._path)
+
+    def hoverEnterEvent(self, event) -> None:
+        self.hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.hovered = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+    # --- painting ---
+    def color(self) -> QColor:
+        p = self.palette
+        return {DiffMark.ADDED: p.added, DiffMark.REMOVED: p.removed, DiffMark.CHANGED: p.changed}.get(
+            self.diff_mark, p.edge_color(self.channel.kind))
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        color = self.color()
+        detail = option.levelOfDetailFromTransform(painter.worldTransform())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail > 0.3)
+        width = 3.0 if self.isSelected() or self.hovered or self.pulse else 1.6
+        pen = QPen(color, width, EDGE_DASH.get(self.channel.kind, Qt.PenStyle.SolidLine))
+        pen.setCosmetic(detail < 0.5)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawPolygon(_arrow_head(self._end, self._control))
+        if self.channel.kind is ChannelKind.PEERS:
+            painter.drawPolygon(_arrow_head(self._start, self._control))
+        if self.isSelected():
+            painter.setBrush(self.palette.node_fill)
+            painter.setPen(QPen(color, 1.5))
+            for point in (self._start, self._end):
+                painter.drawEllipse(point, 4.5, 4.5)
+        if self.pulse:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.palette.selection)
+            painter.drawEllipse(self._path.pointAtPercent(min(self.pulse, 1.0)), 6, 6)
+        if (self.hovered or self.isSelected()) and detail > 0.35:
+            self._paint_label(painter, color)
+
+    def _paint_label(self, painter: QPainter, color: QColor) -> None:
+        font = _font(8, bold=True)
+        painter.setFont(font)
+        label = str(self.channel.kind)
+        center = self._path.pointAtPercent(0.5)
+        box = QRectF(center.x() - 34, center.y() - 9, 68, 18)
+        painter.setPen(QPen(color, 1))
+        painter.setBrush(self.palette.background)
+        painter.drawRoundedRect(box, 9, 9)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _refresh_tooltip(self) -> None:
+        c = self.channel
+        arrow = "<->" if c.kind is ChannelKind.PEERS else "->"
+        text = f"{c.source} {arrow} {c.target} ({c.kind})"
+        if self.diff_mark is not DiffMark.NONE:
+            text += f"\n{self.diff_mark}{': ' + self.diff_note if self.diff_note else ''}"
+        self.setToolTip(text)
+
+
+def _border_point(center: QPointF, toward: QPointF) -> QPointF:
+    """Where the ray from a node's centre toward `toward` leaves the node's rectangle."""
+    dx, dy = toward.x() - center.x(), toward.y() - center.y()
+    if dx == 0 and dy == 0:
+        return QPointF(center)
+    half_w, half_h = NODE_WIDTH / 2 + 2, NODE_HEIGHT / 2 + 2
+    scale = min(half_w / abs(dx) if dx else math.inf, half_h / abs(dy) if dy else math.inf)
+    scale = min(scale, 1.0)
+    return QPointF(center.x() + dx * scale, center.y() + dy * scale)
+
+
+def _arrow_head(tip: QPointF, toward: QPointF) -> QPolygonF:
+    dx, dy = toward.x() - tip.x(), toward.y() - tip.y()
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
+    base = QPointF(tip.x() + ux * _ARROW, tip.y() + uy * _ARROW)
+    side = QPointF(-uy * _ARROW * 0.45, ux * _ARROW * 0.45)
+    return QPolygonF([tip, base + side, base - side])
