@@ -29,14 +29,11 @@ from orgruntime import Agent, Budget, Channel, ChannelKind, Layout, Org, Point, 
 from orgruntime.vcs import (  # noqa: E402
     abort_merge,
     commit_all,
-    current_branch,
     diff_orgs,
-    dirty_files,
-    head_commit,
     init_repo,
-    lineage,
     merge,
     merge_orgs,
+    repo_status,
 )
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
@@ -171,15 +168,12 @@ def main() -> None:
         root = history_repo(Path(folder) / "history", options.commits)
 
         def refresh() -> None:
-            current_branch(root)
-            head_commit(root)
-            lineage(root)
-            dirty_files(root)
+            repo_status(root)
 
         refresh_ms = median_ms(refresh, options.repeat)
         status_ms = median_ms(lambda: git(root, "status", "--porcelain"), options.repeat)
-        print(f"status refresh, {options.commits} commits: {refresh_ms:8.1f} ms   (target < 200 ms; branch, HEAD, "
-              f"lineage, dirty files)")
+        print(f"status refresh, {options.commits} commits: {refresh_ms:8.1f} ms   (target < 200 ms; repo_status: "
+              f"branch, HEAD, upstream ahead/behind, changed and staged files, pending merge)")
         print(f"  peer git status --porcelain: {status_ms:8.1f} ms   ratio {refresh_ms / status_ms:5.1f}x")
 
 

@@ -4,7 +4,8 @@ Pure functions over the org model: `diff_orgs`, `merge_orgs` (-> `MergeResult` w
 resolvable as `Side.OURS`, `Side.THEIRS` or `Edited(value)`), `apply_resolution`, `merge_text`.
 In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_revisions`, `merge`
 (+ `pending_merge`, `resolve`, `commit_merge`, `abort_merge`), `fork`, `lineage`, `fetch`, `pull`,
-`list_branches`, `switch_branch`, `delete_branch`, `history`,
+`list_branches`, `switch_branch`, `delete_branch`, `history`, `repo_status`, `stage`, `unstage`,
+`commit_staged`, `push`,
 and the git merge driver (`merge_file`, `install_merge_driver`).
 """
 
@@ -26,6 +27,7 @@ from orgruntime.vcs._pending import PendingMerge
 from orgruntime.vcs._repo import commit_all, current_branch, dirty_files, head_commit, init_repo, is_dirty
 from orgruntime.vcs._repo_merge import MergeOutcome, MergeStatus, abort_merge, commit_merge, merge, pending_merge, resolve
 from orgruntime.vcs._resolve import apply_resolution
+from orgruntime.vcs._status import RepoStatus, commit_staged, push, repo_status, stage, staged_files, unstage
 from orgruntime.vcs._text_merge import TextMerge, merge_text
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "NotARepositoryError",
     "OrgDiff",
     "PendingMerge",
+    "RepoStatus",
     "Side",
     "TextMerge",
     "UnsafeNameError",
@@ -56,6 +59,7 @@ __all__ = [
     "apply_resolution",
     "commit_all",
     "commit_merge",
+    "commit_staged",
     "current_branch",
     "delete_branch",
     "diff_orgs",
@@ -77,6 +81,11 @@ __all__ = [
     "org_at_revision",
     "pending_merge",
     "pull",
+    "push",
+    "repo_status",
     "resolve",
+    "stage",
+    "staged_files",
     "switch_branch",
+    "unstage",
 ]
