@@ -85,7 +85,11 @@ def merge(path: str | os.PathLike[str], ref: str, *, message: str | None = None)
                            touched=_planned_paths(root, ours, plan))
     mark_git_merge(root, theirs, text)
     save_pending(root, pending)  # recorded before any file is written, so abort always knows the way back
-    touched = _write_plan(root, plan)
+    try:
+        touched = _write_plan(root, plan)
+    except OSError as problem:
+        raise MergeStateError(f"the merge stopped half-way: cannot write {problem.filename or ''}: "
+                              f"{problem.strerror or problem}; `orgide merge PATH --abort` restores the tree") from problem
     pending = pending.with_touched(touched)
     save_pending(root, pending)
     if pending.conflicts:

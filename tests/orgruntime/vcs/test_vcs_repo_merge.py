@@ -231,3 +231,17 @@ def test_a_pending_merge_finished_with_plain_git_is_forgotten(repo: Path) -> Non
     plain_git(repo, "merge", "--abort")
     assert pending_merge(repo) is None and snapshot(repo) == before
     assert merge(repo, "feature").status is MergeStatus.CONFLICTS  # a new merge may start
+
+
+def test_a_file_where_the_other_side_has_a_folder_stops_cleanly_and_aborts(repo: Path) -> None:
+    switch(repo, "feature")
+    write(repo, "notes/today.txt", "theirs\n")
+    commit_all(repo, "theirs: notes/ is a folder")
+    switch(repo, "main")
+    write(repo, "notes", "ours: notes is a file\n")
+    commit_all(repo, "ours: notes is a file")
+    before = snapshot(repo)
+    with pytest.raises(MergeStateError, match="abort"):
+        merge(repo, "feature")
+    abort_merge(repo)
+    assert snapshot(repo) == before and not is_dirty(repo)
