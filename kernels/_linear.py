@@ -4,7 +4,9 @@
 groups of 32). Four-bit formats map onto it directly: the op computes `(q - 8) * s + z`, so a
 group `w = scale * q + offset` becomes `s = scale, z = offset + 8 * scale`. Wider codes (Q8_0,
 Q5_K) are split into two nibbles, `q = 16 * hi + lo`, laid side by side along K; the input is
-repeated to match, so one op call still computes the whole product.
+repeated to match, so one op call still computes the whole product. The op takes bfloat16
+scales (its float32 form is exact but about 10x slower), so scales and zeros are chosen to lose as
+little as possible when rounded to bfloat16.
 
 `DequantLinear` is the plain fallback: it dequantises its codes on every call. `DenseLinear`
 holds float weights (F32/F16/BF16 tensors and Q6_K, whose groups of 16 the op cannot express).
@@ -62,7 +64,9 @@ class Int4PackedLinear:
         self.split = affine.bits > 4
         if self.split:  # q = 16 * hi + lo: [N, K] -> [N, 2K], groups hi then lo
             codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
-            scale, offset = np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale, offset + 8 * scale], axis=1)
+            # hi: (h - 8) * 16s + (128s + offset) = 16s * h + offset; lo: (l - 8) * s + 8s = s * l.
+            # For Q8_0 (offset = -128s) both zeros are power-of-two multiples of s: no extra rounding.
+            scale, offset = np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale + offset, 8 * scale], axis=1)
         else:
             offset = offset + 8 * scale
         pad = -codes.shape[0] % N_MULTIPLE  # the op packs rows in tiles of 16: add zero rows

@@ -13,7 +13,8 @@ from gguf import quants as gguf_quants
 
 
 class ReferenceModel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dtype: torch.dtype = torch.float64) -> None:
+        self.dtype = dtype
         reader = GGUFReader(path)
         self.arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
 
@@ -32,7 +33,7 @@ class ReferenceModel:
         for tensor in reader.tensors:
             values = gguf_quants.dequantize(np.asarray(tensor.data), tensor.tensor_type)
             shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))
-            self.weights[tensor.name] = torch.from_numpy(values.reshape(shape).astype(np.float64))
+            self.weights[tensor.name] = torch.from_numpy(values.reshape(shape)).to(dtype)
 
     def w(self, name: str) -> torch.Tensor:
         return self.weights[name]
@@ -42,15 +43,16 @@ class ReferenceModel:
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:  # x [T, heads, D]
         t, _, d = x.shape
-        freqs = self.base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+        freqs = self.base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # angles in float64 always
         turns = torch.polar(torch.ones(t, d // 2, dtype=torch.float64), torch.arange(t, dtype=torch.float64)[:, None] * freqs)
         if self.arch == "llama":  # adjacent pairs
             pairs = torch.view_as_complex(x.reshape(t, -1, d // 2, 2).contiguous())
-            return torch.view_as_real(pairs * turns[:, None, :]).reshape(x.shape)
+            return torch.view_as_real(pairs * turns[:, None, :].to(pairs.dtype)).reshape(x.shape)
         half = d // 2  # the two halves of each head
-        pairs = torch.complex(x[..., :half], x[..., half:]) * turns[:, None, :]
+        pairs = torch.complex(x[..., :half], x[..., half:]) * turns[:, None, :].to(torch.complex(x[..., :1], x[..., :1]).dtype)
         return torch.cat([pairs.real, pairs.imag], dim=-1)
 
+    @torch.inference_mode()
     def logits(self, tokens: list[int]) -> torch.Tensor:  # -> [T, V]
         t, d = len(tokens), self.head_dim
         x = self.w("token_embd.weight")[tokens]
