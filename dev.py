@@ -88,6 +88,8 @@ def run_all_tests(pytest_args: list[str]) -> int:
     env = _env()
     env["QT_QPA_PLATFORM"] = "offscreen"
     print("== desktop job: every test", flush=True)
+    # the real-model tests run when the default model is cached; fetching it once is best effort
+    subprocess.run([str(python), "-m", "ide", "models", "pull", "smollm2-135m-instruct"], cwd=ROOT, env=env)
     full = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
     headless_python = setup(HEADLESS_VENV, desktop=False)
     print("== headless job: the core's tests without PySide6 installed", flush=True)
