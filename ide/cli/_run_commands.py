@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -89,7 +90,10 @@ def _positive_float(text: str) -> float:
 
 
 class StdinHumans:
-    """Shows the question on stderr and reads one line of answer from stdin (EOF: nobody is there)."""
+    """Shows the question on stderr and reads one line of answer from stdin (EOF: nobody is there).
+
+    The line is read on a daemon thread, so a run stopped while a person thinks does not wait for Enter.
+    """
 
     def __init__(self, console: Console) -> None:
         self._console = console
@@ -98,8 +102,23 @@ class StdinHumans:
     async def answer(self, request: HumanInputRequested) -> str | None:
         async with self._lock:
             self._console.print(f"\n[bold]{request.agent}[/bold] (a human seat) is asked by {request.sender}:\n{request.question}\nyour answer> ", end="")
-            line = await asyncio.to_thread(sys.stdin.readline)
+            line = await _read_line()
         return line.rstrip("\n") if line else None
+
+
+async def _read_line() -> str:
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            line = ""
+        loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+    threading.Thread(target=read, name="human seat input", daemon=True).start()
+    return await answer
 
 
 def _load(path: str, verb: str) -> tuple[Path, Org] | int:

@@ -67,7 +67,7 @@ def load_script(path: str | os.PathLike[str]) -> Script:
     except OSError as error:
         raise ScriptError(f"cannot read the model script {script_path}: {error.strerror or error}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         raise ScriptError(f"{script_path}: invalid YAML: {error}") from None
     script = _parse_script(data, str(script_path))

@@ -43,7 +43,7 @@ async def work(engine: Engine, agent_id: str) -> None:
         if agent.reply is not None:
             _deliver_reply(engine, agent_id, agent.reply)
         elif agent.pending:
-            await _perform(engine, agent_id, agent.pending[0])
+            await _perform(engine, agent_id, next(iter(agent.pending.values())))
         else:
             await _call_model(engine, agent_id)
 
@@ -75,6 +75,9 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
     agent = engine.state.agents[agent_id]
     tools = offered_tools(engine.org, org_agent, trusted=engine.config.trusted)
     model = engine.models[agent_id]
+    if not model:
+        engine.emit(AgentFailed, agent=agent_id, error_type="NoModel", error="no model: set defaults.model in org.yaml, model in the agent, or --model")
+        return
     request = ChatRequest(
         model=model,
         system=system_prompt(engine.org, org_agent, tools),

@@ -126,6 +126,9 @@ class Engine:
                 if not workers:
                     break
                 await self._wait(workers)
+        except asyncio.CancelledError:
+            self._stop_requested = True  # the task running the run was cancelled: that is a stop
+            raise
         finally:
             for task in workers.values():
                 task.cancel()

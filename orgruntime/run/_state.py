@@ -51,7 +51,7 @@ class AgentState:
     repliable: set[str] = field(default_factory=set)  # senders it may always answer
     active: bool = False
     waker: Message | None = None
-    pending: list[ToolCall] = field(default_factory=list)  # calls of the last answer without an outcome yet
+    pending: dict[str, ToolCall] = field(default_factory=dict)  # calls of the last answer without an outcome yet, in order
     needs_model: bool = False  # a tool result or refusal came back: the model is called again
     reply: str | None = None  # a plain answer not yet delivered
     invalid_answers: int = 0
@@ -166,7 +166,7 @@ class RunState:
         agent.turns.append(UserTurn(format_inbox(read)))
         self._set_active(agent, True)
         agent.waker = read[0] if read else None
-        agent.pending, agent.needs_model, agent.reply, agent.invalid_answers = [], False, None, 0
+        agent.pending, agent.needs_model, agent.reply, agent.invalid_answers = {}, False, None, 0
         agent.asked_human = None
         agent.activations += 1
 
@@ -188,7 +188,7 @@ class RunState:
         agent.invalid_answers = 0
         agent.turns.append(AssistantTurn(event.text, event.tool_calls))
         if event.tool_calls:
-            agent.pending = list(event.tool_calls)
+            agent.pending = {call.id: call for call in event.tool_calls}
         else:
             agent.reply = event.text
 
@@ -211,7 +211,7 @@ class RunState:
             self._mark_ready(recipient)
 
     def _resolve(self, agent: AgentState, result: ResultTurn, *, needs_model: bool) -> None:
-        agent.pending = [call for call in agent.pending if call.id != result.call_id]
+        agent.pending.pop(result.call_id, None)
         agent.turns.append(result)
         agent.needs_model = agent.needs_model or needs_model
         if not agent.pending and not agent.needs_model:

@@ -223,3 +223,9 @@ def test_unreadable_json_answer_is_retried_once_then_fails(tmp_path: Path) -> No
     _, events = run_events(chain_org(write_script(tmp_path, script, "bad.yaml")), "t")
     assert events[-1].status == "failed" and "InvalidAnswer" in [getattr(e, "error_type", None) for e in events]
     assert sum(isinstance(e, LLMCallFinished) for e in events) == 2
+
+
+def test_an_agent_without_a_model_fails_clearly(tmp_path: Path) -> None:
+    org = Org(name="No model", entry="solo", agents=(Agent(id="solo"),))
+    _, events = run_events(org, "t")
+    assert events[-1].status == "failed" and "no model" in events[-1].error
