@@ -89,3 +89,32 @@ def test_a_run_killed_while_a_person_thinks_resumes_and_reads_the_answer_from_st
     assert tail[-1]["status"] == "completed"
     replay = orgide("replay", str(desk), run_id)
     assert replay.stdout.count("user -> triage") == 1 and "finished: completed" in replay.stdout
+
+
+def test_the_live_view_folds_every_event_kind(tmp_path: Path) -> None:
+    import asyncio
+
+    from rich.console import Console
+
+    from ide.cli._run_view import RunView
+    from orgruntime.run import FixedAnswers, RunConfig, Runner
+
+    desk = create_org(tmp_path / "desk", "support-desk", git=False)
+    from orgruntime import load_org
+
+    config = RunConfig(model=f"scripted/{GOLDEN / 'support-desk' / 'script.yaml'}", human=FixedAnswers(["yes"]))
+
+    async def main():
+        return [event async for event in Runner(config).stream(load_org(desk), "refund")]
+
+    events = asyncio.run(main())
+    view = RunView(budget={"max_steps": 30, "max_cost_usd": None})
+    lines = [line for event in events for line in view.update(event)]
+    assert lines[0] == "task: refund" and lines[-1].startswith("finished: completed")
+    assert "supervisor → specialist: yes" in lines
+    assert view.steps == sum(1 for e in events if e.kind == "LLMCallFinished")
+    assert view.agents["supervisor"].state == "done"
+    console = Console(record=True, width=120)
+    console.print(view.render())
+    screen = console.export_text()
+    assert "triage" in screen and "steps" in screen and f"{view.steps} / 30" in screen
