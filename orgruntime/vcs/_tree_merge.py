@@ -64,7 +64,8 @@ def merge_commits(root: Path, base: str, ours: str, theirs: str) -> TreeMerge:
 def _semantic(root: Path, sides: list[dict[str, TreeEntry]]) -> MergeResult | None:
     blobs = read_blobs(root, (entry.sha for side in sides for entry in side.values()))
     try:
-        orgs = [org_from_files({path: blobs[entry.sha] for path, entry in side.items()}) for side in sides]
+        parsed: dict = {}
+        orgs = [org_from_files({path: blobs[entry.sha] for path, entry in side.items()}, parsed) for side in sides]
     except OrgLoadError:
         return None  # some side does not load: its org files are merged as text instead
     return merge_orgs(*orgs)
