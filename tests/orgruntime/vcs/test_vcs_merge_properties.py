@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from orgruntime import Org
-from orgruntime.vcs import merge_orgs
+from orgruntime.vcs import merge_orgs, merge_text
 from orgruntime.vcs._fields import AGENT_SCALARS, ORG_SCALARS, get_path
 from tests.orgruntime.vcs.org_strategies import edited, orgs
 
@@ -105,3 +105,19 @@ def test_resolving_every_conflict_as_one_side_settles_the_merge(data: st.DataObj
     assert org.entry in ids
     assert all(c.source in ids and c.target in ids for c in org.channels)
     assert len({c.key for c in org.channels}) == len(org.channels)
+
+
+texts = st.lists(st.sampled_from(("a", "b", "c", "d", "")), max_size=8).map("\n".join)
+
+
+@SETTINGS
+@given(texts, texts, texts)
+def test_line_merge_properties(base: str, ours: str, theirs: str) -> None:
+    assert merge_text(base, ours, base).ours == ours and merge_text(base, base, theirs).ours == theirs
+    assert merge_text(base, ours, ours).ours == ours
+    forward, backward = merge_text(base, ours, theirs), merge_text(base, theirs, ours)
+    assert forward.clean == backward.clean and forward.conflicts == backward.conflicts
+    if forward.clean:
+        assert forward.ours == forward.theirs == backward.ours
+    else:
+        assert "<<<<<<< ours" in forward.marked and (forward.ours, forward.theirs) == (backward.theirs, backward.ours)
