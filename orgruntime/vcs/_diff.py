@@ -32,6 +32,7 @@ class OrgDiff:
     agents_added: tuple[str, ...] = ()
     agents_removed: tuple[str, ...] = ()
     agents_renamed: tuple[tuple[str, str], ...] = ()  # (old id, new id); their edits are in agents_changed
+    # Agents and channels are named by their ids in the newer org (a renamed agent by its new id).
     agents_changed: tuple[AgentChange, ...] = ()
     channels_added: tuple[Channel, ...] = ()
     channels_removed: tuple[Channel, ...] = ()
@@ -101,22 +102,13 @@ def diff_orgs(old: Org, new: Org) -> OrgDiff:
         agents_renamed=tuple(sorted(renames.items())),
         agents_changed=changed,
         channels_added=added,
-        channels_removed=tuple(rename_back(c, renames) for c in removed),
+        channels_removed=removed,
         channels_changed=kind_changes,
         org_changed=tuple(path for path in ORG_FIELDS if get_path(old, path) != get_path(new, path)
                           and not (path == "entry" and renames.get(old.entry) == new.entry)),
         layout_moved=tuple(sorted(agent_id for agent_id in {*old_layout, *new_layout}
                                   if old_layout.get(agent_id) != new_layout.get(agent_id))),
     )
-
-
-def rename_back(channel: Channel, renames: dict[str, str]) -> Channel:
-    """A removed channel named by the ids of the older org."""
-    back = {new: old for old, new in renames.items()}
-    if channel.source not in back and channel.target not in back:
-        return channel
-    return Channel(source=back.get(channel.source, channel.source), target=back.get(channel.target, channel.target),
-                   kind=channel.kind)
 
 
 def _agent_change(old: Agent, new: Agent) -> AgentChange | None:
