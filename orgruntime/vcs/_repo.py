@@ -59,7 +59,7 @@ def commit_all(path: str | os.PathLike[str], message: str) -> str:
     _check_message(message)
     _git.run(root, "add", "--all", "--", ".")
     head = head_commit(root)
-    if head is not None and not _git.run(root, "diff", "--cached", "--quiet", "--no-ext-diff", check=False).returncode:
+    if head is not None and not _git.run(root, "diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv", check=False).returncode:
         return head
     _git.run(root, "commit", "--quiet", "--no-verify", "--allow-empty", "--file=-", stdin=message.encode(),
              extra_config=identity_config(root))

@@ -83,6 +83,7 @@ def make_hostile(root: Path, markers: Path) -> None:
         "commit.gpgSign": "true",
         "sequence.editor": f"touch '{markers / 'sequence-editor'}'; true",
         "gc.auto": "1",
+        "log.showSignature": "true",
         "core.worktree": str(root.parent),
     }
     for key, value in settings.items():

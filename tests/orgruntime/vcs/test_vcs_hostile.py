@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from orgruntime.vcs import (
     fetch,
     fork,
     head_commit,
+    history,
     install_merge_driver,
     lineage,
     merge,
@@ -81,3 +83,20 @@ def test_a_hostile_ssh_command_is_not_used_for_fetching(tmp_path: Path, markers:
     with pytest.raises(GitCommandFailed):
         fetch(mine)
     assert_no_markers(markers)
+
+
+def test_reading_history_never_verifies_signatures_with_a_hostile_program(tmp_path: Path, markers: Path) -> None:
+    root = org_repo(tmp_path / "org")
+    head = plain_git(root, "rev-parse", "HEAD").stdout.strip()
+    tree = plain_git(root, "rev-parse", "HEAD^{tree}").stdout.strip()
+    signature = "-----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----"
+    body = (f"tree {tree}\nparent {head}\nauthor A <a@x> 1700000000 +0000\ncommitter A <a@x> 1700000000 +0000\n"
+            f"gpgsig {signature}\n\nsigned\n")
+    signed = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=root, input=body,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    plain_git(root, "update-ref", "refs/heads/signed", signed)
+    make_hostile(root, markers)
+    assert [c.subject for c in history(root, "signed")][:1] == ["signed"]
+    assert_no_markers(markers)
+    plain_git(root, "--work-tree", str(root), "log", "-1", "signed", check=False)  # plain git does run it
+    assert (markers / "gpg").exists()
