@@ -1,5 +1,6 @@
 """The git merge driver: plain `git merge` merges org.yaml and agents/*.md semantically.
 
+Routed here: org.yaml, agents/*.md and .orgide/layout.json (a union, ours winning: never a conflict).
 Git runs `DRIVER %O %A %B %P` (base, ours, theirs, path) and expects the result in %A: exit 0 when
 clean, non-zero with conflict markers in %A otherwise. A file that is not valid org code, or a merge
 with true conflicts, falls back to a line merge with git's usual markers, so nothing is lost.
@@ -17,7 +18,7 @@ from pathlib import Path
 from orgruntime._errors import OrgLoadError
 from orgruntime._load import load_org
 from orgruntime._model import Org, is_agent_id
-from orgruntime._read import AGENTS_DIR, ORG_FILE
+from orgruntime._read import AGENTS_DIR, LAYOUT_FILE, ORG_FILE
 from orgruntime._save import save_org
 from orgruntime.vcs import _git
 from orgruntime.vcs._merge import merge_orgs
@@ -26,7 +27,8 @@ from orgruntime.vcs._text_merge import merge_text
 from orgruntime.vcs._worktree import write_file
 
 DRIVER_NAME = "orgide"
-ATTRIBUTE_LINES = (f"/{ORG_FILE} merge={DRIVER_NAME}", f"/{AGENTS_DIR}/*.md merge={DRIVER_NAME}")
+ATTRIBUTE_LINES = (f"/{ORG_FILE} merge={DRIVER_NAME}", f"/{AGENTS_DIR}/*.md merge={DRIVER_NAME}",
+                   f"/{LAYOUT_FILE} merge={DRIVER_NAME}")
 
 
 def install_merge_driver(path: str | os.PathLike[str], command: Sequence[str], *, write_gitattributes: bool = True) -> None:
@@ -90,7 +92,7 @@ def _semantic(texts: list[str], pathname: str) -> str | None:
     """The merged file's text, or None when it must be merged as lines (not org code, or a true conflict)."""
     relative = pathname.replace("\\", "/").lstrip("/")
     agent_id = _agent_id(relative)
-    if relative != ORG_FILE and agent_id is None:
+    if relative not in (ORG_FILE, LAYOUT_FILE) and agent_id is None:
         return None
     with tempfile.TemporaryDirectory(prefix="orgide-driver-") as folder:
         work = Path(folder)
@@ -108,9 +110,10 @@ def _semantic(texts: list[str], pathname: str) -> str | None:
 
 
 def _load_one(folder: Path, relative: str, agent_id: str | None, text: str) -> Org:
-    """The one file as an org: an agent file gets a stand-in org.yaml that makes it the entry."""
+    """The one file as an org: an agent file or the layout gets a stand-in org.yaml."""
     (folder / AGENTS_DIR).mkdir(parents=True)
-    if agent_id is not None:
-        (folder / ORG_FILE).write_text(f"name: merge\nentry: {agent_id}\nchannels: []\n", encoding="utf-8")
+    if relative != ORG_FILE:
+        (folder / ORG_FILE).write_text(f"name: merge\nentry: {agent_id or 'merge'}\nchannels: []\n", encoding="utf-8")
+    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
     (folder / relative).write_text(text, encoding="utf-8", newline="")
     return load_org(folder)

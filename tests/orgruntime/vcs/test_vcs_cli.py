@@ -157,3 +157,17 @@ def test_merge_driver_verb_directly(tmp_path: Path) -> None:
     write(tmp_path, "ours.md", "---\nname: Engineer\nrole: Builds\nmodel: a/c\n---\n\nLine one.\nLine 2.\n")
     conflicted = orgide("merge-driver", str(base), str(ours), str(theirs), "agents/engineer.md")
     assert conflicted.returncode == 1 and "<<<<<<< ours" in ours.read_text()
+
+
+def test_merge_driver_merges_layouts_as_a_union(tmp_path: Path) -> None:
+    def layout(**nodes: tuple[int, int]) -> str:
+        inner = ",\n".join(f'    "{k}": {{"x": {x}, "y": {y}}}' for k, (x, y) in sorted(nodes.items()))
+        return '{\n  "nodes": {\n' + inner + '\n  },\n  "version": 1\n}\n'
+
+    base = write(tmp_path, "base.json", layout(ceo=(0, 0), eng=(100, 0)))
+    ours = write(tmp_path, "ours.json", layout(ceo=(5, 5), eng=(100, 0)))
+    theirs = write(tmp_path, "theirs.json", layout(ceo=(9, 9), eng=(150, 10), qa=(200, 0)))
+    result = orgide("merge-driver", str(base), str(ours), str(theirs), ".orgide/layout.json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(ours.read_text())["nodes"]
+    assert data == {"ceo": {"x": 5, "y": 5}, "eng": {"x": 150, "y": 10}, "qa": {"x": 200, "y": 0}}
