@@ -158,6 +158,9 @@ async def _perform(engine: Engine, agent_id: str, call: ToolCall) -> None:
     except OSError as error:
         engine.emit(ToolReturned, agent=agent_id, call_id=call.id, name=call.name, ok=False, result=f"error: {error.strerror or error}")
         return
+    except Exception as error:  # a tool's own failure goes back to the agent; it never ends the run
+        engine.emit(ToolReturned, agent=agent_id, call_id=call.id, name=call.name, ok=False, result=f"error: {type(error).__name__}: {error}")
+        return
     engine.emit(ToolReturned, agent=agent_id, call_id=call.id, name=call.name, ok=True, result=output)
 
 

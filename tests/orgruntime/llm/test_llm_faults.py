@@ -149,6 +149,7 @@ def test_cancelling_the_call_closes_the_stream(fake_openai: FakeOpenAI) -> None:
     assert fake_openai.wait_closed()
 
 
+@pytest.mark.slow
 def test_json_split_at_every_byte_boundary_gives_the_same_answer(fake_openai: FakeOpenAI) -> None:
     answer = Answer(text="ok!", tool_calls=(("finish", {"result": "x"}),), compact=True)
     size = len(sse_body(answer))

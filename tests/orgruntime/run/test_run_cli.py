@@ -12,6 +12,8 @@ import pytest
 
 from orgruntime import create_org
 
+pytestmark = pytest.mark.slow  # each run starts a Python process that imports litellm
+
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "tests" / "golden" / "runs"
 

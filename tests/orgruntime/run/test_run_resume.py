@@ -89,6 +89,7 @@ def test_the_golden_run_has_enough_steps(golden) -> None:
     assert len(logged) >= 20 and len(model_calls(logged)) == 7
 
 
+@pytest.mark.slow
 def test_killed_after_every_event_and_resumed_gives_the_golden_transcript(golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     org, logged = golden
     expected = render_transcript(logged)
