@@ -85,6 +85,11 @@ class GGUFFile:
         info = self.tensors[name]
         return np.frombuffer(self._map, dtype=np.uint8, count=info.nbytes, offset=info.offset)
 
+    def release_pages(self) -> None:
+        """Drop the map's pages from this process's resident memory (they reload on access)."""
+        if hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
     def close(self) -> None:
         try:
             self._map.close()

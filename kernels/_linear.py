@@ -23,6 +23,7 @@ from kernels._quants import GROUP, GroupAffine
 
 INNER_K_TILES = 2
 N_MULTIPLE = 16
+PACK_ROWS = 1024  # a multiple of the op's row tiles: packing slices equals packing the whole
 
 
 class DenseLinear:
@@ -59,25 +60,29 @@ class DequantLinear:
 
 class Int4PackedLinear:
     def __init__(self, affine: GroupAffine, bias: torch.Tensor | None = None, dtype: torch.dtype = torch.bfloat16) -> None:
-        codes, scale, offset = affine.codes, affine.scale, affine.offset
-        self.out_features, self.in_features = codes.shape
+        scale, offset = affine.scale, affine.offset
+        self.out_features, self.in_features = affine.codes.shape
         self.split = affine.bits > 4
-        if self.split:  # q = 16 * hi + lo: [N, K] -> [N, 2K], groups hi then lo
-            codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
+        if self.split:
             # hi: (h - 8) * 16s + (128s + offset) = 16s * h + offset; lo: (l - 8) * s + 8s = s * l.
             # For Q8_0 (offset = -128s) both zeros are power-of-two multiples of s: no extra rounding.
             scale, offset = np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale + offset, 8 * scale], axis=1)
         else:
             offset = offset + 8 * scale
-        pad = -codes.shape[0] % N_MULTIPLE  # the op packs rows in tiles of 16: add zero rows
-        if pad:
-            codes = np.pad(codes, ((0, pad), (0, 0)))
-            scale, offset = np.pad(scale, ((0, pad), (0, 0))), np.pad(offset, ((0, pad), (0, 0)))
+        pad = -self.out_features % N_MULTIPLE  # the op packs rows in tiles of 16: add zero rows
+        codes = np.pad(affine.codes, ((0, pad), (0, 0))) if pad else affine.codes
+        scale, offset = np.pad(scale, ((0, pad), (0, 0))), np.pad(offset, ((0, pad), (0, 0)))
         self.dtype = dtype
-        self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(codes.astype(np.int32)), INNER_K_TILES)
+        # packed in slices of rows, so the int32 copy the op wants never holds the whole matrix
+        self.packed = torch.cat([self._pack(codes[row : row + PACK_ROWS]) for row in range(0, len(codes), PACK_ROWS)])
         # [K/32, N, 2]: per group and output row, the op's (scale, zero)
         self.scales_zeros = torch.stack([torch.from_numpy(scale).t(), torch.from_numpy(offset).t()], dim=-1).to(dtype).contiguous()
         self.bias = bias
+
+    def _pack(self, codes: np.ndarray) -> torch.Tensor:  # uint8 [rows, K] -> packed [rows, K/2] (split: [rows, K])
+        if self.split:  # q = 16 * hi + lo: [rows, K] -> [rows, 2K], groups hi then lo
+            codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
+        return torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(codes.astype(np.int32)), INNER_K_TILES)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] float32 -> [M, N] float32
         x = x.to(self.dtype)

@@ -66,6 +66,7 @@ class LocalModel:
         except BaseException:
             file.close()
             raise
+        file.release_pages()  # the packed weights are copies; only embedding rows are read from now on
         return cls(path, file, tokenizer, model, time.perf_counter() - started)
 
     @property

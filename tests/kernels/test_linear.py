@@ -24,7 +24,7 @@ def sane_blocks(qtype: Q, rows: int, cols: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("qtype", [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q4_K, Q.Q5_K], ids=lambda t: t.name)
-@pytest.mark.parametrize("rows", [16, 40, 7])
+@pytest.mark.parametrize("rows", [16, 40, 7, 1024 + 40])
 @pytest.mark.parametrize("tokens", [1, 5])
 def test_fused_matmul_matches_dequantised_weights(qtype: Q, rows: int, tokens: int) -> None:
     cols = 256 if qtype in (Q.Q4_K, Q.Q5_K) else 96

@@ -1,0 +1,192 @@
+"""Local inference on the CPU: orgide's engine against llama.cpp on the same GGUF, threads and prompt.
+
+    .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 3]
+        [--llama-python /work/benchenv/bin/python]
+
+llama.cpp runs through llama-cpp-python, an optional bench-only install kept out of the lock:
+    python3 -m venv /work/benchenv && /work/benchenv/bin/pip install llama-cpp-python==0.3.36
+(built from source; 10+ minutes on two cores). Without it only orgide's figures print.
+
+Each engine runs in its own process (so peak resident memory is its own), the two alternate, and
+each figure is the best of `--repeats` runs: on a shared machine the best run is the one least
+disturbed by others. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128
+tokens, greedy), load seconds, peak resident memory, and achieved memory bandwidth
+(model bytes x decode tokens/s), with the ratio orgide / llama.cpp for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT_SEED_TEXT = (
+    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg combined movable "
+    "metal type, oil-based ink and a wooden screw press. Before his invention, books were copied by hand. "
+)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def prompt_ids(model_path: Path, count: int) -> list[int]:
+    sys.path.insert(0, str(ROOT))
+    from kernels._gguf_file import GGUFFile
+    from kernels._tokenizer import GGUFTokenizer
+
+    with GGUFFile(model_path) as file:
+        tokenizer = GGUFTokenizer(file.metadata)
+    ids: list[int] = []
+    while len(ids) < count:
+        ids += tokenizer.encode(PROMPT_SEED_TEXT)
+    return ids[:count]
+
+
+def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(ROOT))
+    from kernels import LocalModel, SamplingParams
+
+    baseline = current_rss_mb()
+    started = time.perf_counter()
+    model = LocalModel.load(model_path, max_context=len(ids) + decode + 8)
+    load = time.perf_counter() - started
+    result = model.generate(ids, SamplingParams(max_tokens=decode, ignore_eos=True))
+    assert result.completion_tokens == decode
+    return {
+        "load_s": load,
+        "prefill_tps": len(ids) / result.prefill_seconds,
+        "decode_tps": (decode - 1) / result.decode_seconds,  # the first token comes from the prefill
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+        "kv_mb": (len(ids) + decode) * model.model.config.layers * model.model.config.kv_heads * model.model.config.head_dim * 2 * 4 / 2**20,
+        "linear_mode": 1.0 if model.model.linear_mode == "fused" else 0.0,
+    }
+
+
+def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
+    import numpy as np
+    from llama_cpp import Llama
+
+    baseline = current_rss_mb()
+    started = time.perf_counter()
+    llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=len(ids) + decode + 8,
+                n_batch=512, verbose=False)  # fmt: skip
+    load = time.perf_counter() - started
+    started = time.perf_counter()
+    last_logits = lambda: np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))  # noqa: E731
+    llm.eval(ids)
+    token = int(np.argmax(last_logits()))
+    prefill = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(decode - 1):
+        llm.eval([token])
+        token = int(np.argmax(last_logits()))
+    decode_s = time.perf_counter() - started
+    return {
+        "load_s": load,
+        "prefill_tps": len(ids) / prefill,
+        "decode_tps": (decode - 1) / decode_s,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }
+
+
+def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int]) -> dict[str, float] | None:
+    command = [python, __file__, "--worker", engine, "--model", str(args.model), "--threads", str(args.threads),
+               "--decode-tokens", str(args.decode_tokens), "--ids", ",".join(map(str, ids))]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        print(f"  {engine} failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    lower_is_better = {"load_s", "peak_rss_mb", "baseline_rss_mb"}
+    return {key: (min if key in lower_is_better else max)(r[key] for r in runs) for key in runs[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prompt-tokens", type=int, default=512)
+    parser.add_argument("--decode-tokens", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--llama-python", default="/work/benchenv/bin/python")
+    parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.model is None:
+        sys.path.insert(0, str(ROOT))
+        from kernels import DEFAULT_MODEL, resolve_model
+
+        args.model = resolve_model(DEFAULT_MODEL)
+    if args.worker:
+        ids = [int(i) for i in args.ids.split(",")]
+        work = worker_orgide if args.worker == "orgide" else worker_llamacpp
+        print(json.dumps(work(args.model, args.threads, ids, args.decode_tokens)))
+        return 0
+
+    ids = prompt_ids(args.model, args.prompt_tokens)
+    have_llama = Path(args.llama_python).exists()
+    model_mb = args.model.stat().st_size / 2**20
+    print(f"model {args.model.name} ({model_mb:.1f} MiB), {args.threads} threads, prompt {len(ids)} tokens, "
+          f"decode {args.decode_tokens} tokens, best of {args.repeats}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for repeat in range(args.repeats):
+        order = ["orgide", "llamacpp"] if repeat % 2 == 0 else ["llamacpp", "orgide"]
+        for engine in order:
+            if engine == "orgide":
+                result = run_worker(sys.executable, "orgide", args, ids)
+                ours += [result] if result else []
+            elif have_llama:
+                result = run_worker(args.llama_python, "llamacpp", args, ids)
+                theirs += [result] if result else []
+        last = [f"{name} prefill {r[-1]['prefill_tps']:.1f} decode {r[-1]['decode_tps']:.1f}" for name, r in (("orgide", ours), ("llama.cpp", theirs)) if r]
+        print(f"  run {repeat + 1}: " + "; ".join(last))
+    if not ours:
+        return 1
+    a = best(ours)
+    b = best(theirs) if theirs else None
+    rows = [
+        ("prefill tokens/s (512-token prompt)", "prefill_tps", "{:.1f}"),
+        ("decode tokens/s (batch 1, 128 tokens)", "decode_tps", "{:.1f}"),
+        ("load seconds", "load_s", "{:.2f}"),
+        ("peak resident memory MiB", "peak_rss_mb", "{:.0f}"),
+        ("resident memory before loading MiB", "baseline_rss_mb", "{:.0f}"),
+    ]
+    print(f"\n{'figure':42} {'orgide':>10} {'llama.cpp':>10} {'ratio':>7}")
+    for label, key, fmt in rows:
+        mine = fmt.format(a[key])
+        peer = fmt.format(b[key]) if b else "-"
+        ratio = f"{a[key] / b[key]:.2f}x" if b and b[key] else "-"
+        print(f"{label:42} {mine:>10} {peer:>10} {ratio:>7}")
+    bandwidth = lambda r: model_mb * r["decode_tps"] / 1024  # noqa: E731 - GiB/s
+    print(f"{'achieved bandwidth GiB/s (model x decode)':42} {bandwidth(a):>10.2f} {(f'{bandwidth(b):.2f}' if b else '-'):>10}")
+    budget = 1.5 * model_mb + a["kv_mb"]
+    print(f"\nmemory target: peak <= 1.5 x GGUF + KV = {budget:.0f} MiB; orgide peak {a['peak_rss_mb']:.0f} MiB, "
+          f"of which {a['peak_rss_mb'] - a['baseline_rss_mb']:.0f} MiB above the runtime (Python + torch) it starts with")  # fmt: skip
+    if a["linear_mode"] != 1.0:
+        print("warning: the fused int4 path failed its self-test; figures are for the dequantising fallback")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
