@@ -54,6 +54,7 @@ class GraphEditor(QWidget):
         self.overlays = Overlays(self.scene, self)
         self.find_bar = FindBar(self.scene, self)
         self.minimap = Minimap(self.scene, self.view, self.view)
+        self.view.corner_widget = self.minimap
         self.rename_editor = RenameEditor(self.view)
         self.toolbar = QToolBar(self)
         self.channel_kind = QComboBox(self)
@@ -78,7 +79,6 @@ class GraphEditor(QWidget):
         self.view.nodes_moved.connect(self._moved)
         self.view.add_requested.connect(lambda point: self.add_agent(point))
         self.view.context_requested.connect(self._context_menu)
-        self.document.changed.connect(lambda _old, _new: self._place_minimap())
 
     # --- public API ---
     def apply_edit(self, edit, label: str | None = None) -> bool:
@@ -320,12 +320,3 @@ class GraphEditor(QWidget):
             self.selection_changed.emit("org", None)
         else:
             self.selection_changed.emit("many", tuple(ids))
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._place_minimap()
-
-    def _place_minimap(self) -> None:
-        viewport = self.view.viewport().geometry()
-        self.minimap.move(viewport.right() - self.minimap.width() - 10, viewport.bottom() - self.minimap.height() - 10)
-        self.minimap.raise_()

@@ -166,7 +166,9 @@ class OrgScene(QGraphicsScene):
     def _sync(self, old: Org, new: Org) -> None:
         structure_changed = False
         new_agents = new.agents_by_id
-        for agent_id in [i for i in self.nodes if i not in new_agents]:
+        gone = [i for i in self.nodes if i not in new_agents]
+        selected_gone = [i for i in gone if self.nodes[i].isSelected()]
+        for agent_id in gone:
             node = self.nodes.pop(agent_id)
             for edge in list(node.edges):
                 self._remove_edge(edge.channel)
@@ -184,6 +186,9 @@ class OrgScene(QGraphicsScene):
                 node.set_agent(agent, is_entry=is_entry)
         if added:
             self._place_unpositioned(new)
+            arrived = [agent.id for agent in new.agents if agent.id not in old.agents_by_id]
+            if len(selected_gone) == 1 and len(gone) == 1 and len(arrived) == 1:
+                self.nodes[arrived[0]].setSelected(True)  # a renamed agent stays selected
         if old.layout is not new.layout:
             for agent_id, point in stored.items():
                 node = self.nodes.get(agent_id)

@@ -44,6 +44,7 @@ class GraphView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_held = False
         self._press_positions: dict[str, tuple[float, float]] = {}
+        self.corner_widget: QWidget | None = None  # kept in the bottom-right corner (the minimap)
         scene.nodes_changed.connect(self.update_scene_rect)
         self.update_scene_rect()
 
@@ -112,6 +113,17 @@ class GraphView(QGraphicsView):
         if steps:
             self.zoom_by(WHEEL_STEP ** steps, event.position())
         event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.place_corner_widget()
+
+    def place_corner_widget(self) -> None:
+        if self.corner_widget is not None:
+            area = self.viewport().geometry()
+            self.corner_widget.move(area.right() - self.corner_widget.width() - 10,
+                                    area.bottom() - self.corner_widget.height() - 10)
+            self.corner_widget.raise_()
 
     # --- keys ---
     def keyPressEvent(self, event: QKeyEvent) -> None:
