@@ -34,7 +34,7 @@ from orgruntime.vcs._repo import (
 from orgruntime.vcs._resolve import apply_resolution, rekey_after_rename
 from orgruntime.vcs._snapshot import is_org_path
 from orgruntime.vcs._tree_merge import TreeMerge, merge_commits
-from orgruntime.vcs._worktree import read_file, remove_file, target_path, write_file
+from orgruntime.vcs._worktree import read_file, remove_file, write_file
 
 
 class MergeStatus(StrEnum):
@@ -204,7 +204,6 @@ def _planned_paths(root: Path, ours: str, plan: TreeMerge) -> tuple[str, ...]:
 def _write_plan(root: Path, plan: TreeMerge) -> list[str]:
     touched = []
     for relative, change in plan.writes.items():
-        target_path(root, relative)
         if change.data is None:
             remove_file(root, relative)
         else:
