@@ -177,21 +177,22 @@ class EventFormatError(ValueError):
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    data: dict[str, Any] = {"kind": type(event).__name__}
-    for name in _FIELDS[type(event)]:
-        value = getattr(event, name)
-        if name == "tool_calls":
-            value = [call.to_json() for call in value]
-        elif name == "message_ids":
-            value = list(value)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        data[name] = value
+    data: dict[str, Any] = {"kind": type(event).__name__, **event.__dict__}
+    if "tool_calls" in data:
+        data["tool_calls"] = [call.to_json() for call in data["tool_calls"]]
+    if "message_ids" in data:
+        data["message_ids"] = list(data["message_ids"])
+    for name in ("models", "arguments"):
+        if isinstance(data.get(name), Mapping):
+            data[name] = dict(data[name])
     return data
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def event_to_line(event: Event) -> str:
-    return json.dumps(event_to_json(event), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(event_to_json(event))
 
 
 def event_from_json(data: Any) -> Event:
