@@ -7,8 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+from ruamel.yaml import YAML, YAMLError
+
 from orgruntime import OrgError
 from orgruntime.vcs import (
+    ConflictKind,
+    Edited,
     MergeOutcome,
     NotARepositoryError,
     PendingMerge,
@@ -56,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     merge_parser = subparsers.add_parser(
         "merge", help="merge a branch or commit into the org semantically",
         description="Merge REF into the checked-out branch. Exit 1 when conflicts remain; resolve them with "
-                    "--resolve ID=ours|theirs, then --continue; or --abort to restore the tree exactly.")
+                    "--resolve ID=ours|theirs or --edit ID=FILE, then --continue; or --abort to restore the tree exactly.")
     merge_parser.add_argument("path", help="the org repository")
     merge_parser.add_argument("ref", nargs="?", help="the branch, tag or commit to merge")
     action = merge_parser.add_mutually_exclusive_group()
@@ -65,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     action.add_argument("--status", action="store_true", help="show the pending merge and its conflicts")
     merge_parser.add_argument("--resolve", action="append", default=[], metavar="ID=ours|theirs",
                               help="resolve a conflict of the pending merge (repeatable)")
+    merge_parser.add_argument("--edit", action="append", default=[], metavar="ID=FILE",
+                              help="resolve a text, file or field conflict with the contents of FILE (a field's "
+                                   "value is read as a YAML scalar; repeatable)")
     merge_parser.add_argument("--message", "-m", help="the merge commit's message")
     merge_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     merge_parser.set_defaults(handler=_merge)
@@ -133,16 +140,45 @@ def _parse_resolution(text: str) -> tuple[str, Side]:
     return conflict_id, Side(side)
 
 
+def _parse_edit(text: str, pending: PendingMerge | None) -> tuple[str, Edited]:
+    conflict_id, sep, file = text.partition("=")
+    if not sep or not file:
+        raise ValueError(f"--edit expects ID=FILE, not {text!r}")
+    conflict = next((c for c in (pending.conflicts if pending else ()) if c.id == conflict_id), None)
+    if conflict is None:
+        raise ValueError(f"no unresolved conflict {conflict_id!r}")
+    try:
+        content = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as problem:
+        raise ValueError(f"cannot read {file}: {problem}") from problem
+    if conflict.kind in (ConflictKind.TEXT, ConflictKind.FILE):
+        return conflict_id, Edited(content.rstrip("\n") if conflict.kind is ConflictKind.TEXT else content)
+    if conflict.kind in (ConflictKind.FIELD, ConflictKind.RENAME_RENAME):
+        try:
+            value = YAML(typ="safe", pure=True).load(content)
+        except YAMLError as problem:
+            raise ValueError(f"{file} is not a YAML value: {problem}") from problem
+        if isinstance(value, (dict, list)):
+            raise ValueError(f"{file} must hold one value (text, number or null), not a {type(value).__name__}")
+        return conflict_id, Edited(value)
+    raise ValueError(f"conflict {conflict_id} ({conflict.kind}) is resolved with --resolve ID=ours|theirs")
+
+
 def _merge(args: argparse.Namespace) -> int:
     try:
-        resolutions = [_parse_resolution(text) for text in args.resolve]
+        resolutions: list[tuple[str, Side | Edited]] = [_parse_resolution(text) for text in args.resolve]
+        if args.edit:
+            pending_now = pending_merge(args.path)
+            resolutions += [_parse_edit(text, pending_now) for text in args.edit]
     except ValueError as problem:
         print(f"orgide merge: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    except OrgError as problem:
+        return _fail("merge", problem)
     starting = args.ref is not None
     flags = args.abort or args.continue_ or args.status
     if (starting and (flags or resolutions)) or (not starting and not (flags or resolutions)) or (args.abort and resolutions):
-        print("orgide merge: give REF to start a merge, or --resolve/--continue/--status, or --abort", file=sys.stderr)
+        print("orgide merge: give REF to start a merge, or --resolve/--edit/--continue/--status, or --abort", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.abort:
@@ -151,8 +187,8 @@ def _merge(args: argparse.Namespace) -> int:
         if starting:
             return _print_outcome(args, merge(args.path, args.ref, message=args.message))
         pending = pending_merge(args.path)
-        for conflict_id, side in resolutions:
-            pending = resolve(args.path, conflict_id, side)
+        for conflict_id, choice in resolutions:
+            pending = resolve(args.path, conflict_id, choice)
         if args.continue_:
             commit = commit_merge(args.path, args.message)
             return _print(args, {"status": "merged", "commit": commit, "conflicts": []}, f"merged: {commit}")

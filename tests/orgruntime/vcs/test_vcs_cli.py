@@ -185,3 +185,23 @@ def test_merge_driver_merges_layouts_as_a_union(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(ours.read_text())["nodes"]
     assert data == {"ceo": {"x": 5, "y": 5}, "eng": {"x": 150, "y": 10}, "qa": {"x": 200, "y": 0}}
+
+
+def test_edited_resolutions_from_files(tmp_path: Path) -> None:
+    root = org_repo(tmp_path / "org")
+    plain_git(root, "branch", "feature")
+    change(root, "ours", name="Tiny Co")
+    change_agent(root, "engineer", "ours: prompt", prompt="You build.\nFast.")
+    switch(root, "feature")
+    change(root, "theirs", name="Small Startup")
+    change_agent(root, "engineer", "theirs: prompt", prompt="You build.\nSafely.")
+    switch(root, "main")
+    assert orgide("merge", str(root), "feature").returncode == 1
+    name = write(tmp_path, "name.txt", "Medium Startup\n")
+    prompt = write(tmp_path, "prompt.txt", "You build.\nFast and safely.\n")
+    done = orgide("merge", str(root), "--edit", f"org:name={name}", "--edit", f"agent:engineer:prompt={prompt}",
+                  "--continue")
+    assert done.returncode == 0, done.stderr
+    org = load_org(root)
+    assert org.name == "Medium Startup" and org.agent("engineer").prompt == "You build.\nFast and safely."
+    assert len(parents(root)) == 2
