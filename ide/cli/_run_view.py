@@ -138,5 +138,7 @@ class LiveRunView:
     def show(self, event: Event) -> None:
         for line in self.view.update(event):
             self.console.print(Text(line))
-        if self.live is not None and not isinstance(event, TokenDelta) or self.live is not None and event.seq % 8 == 0:
+        if self.live is None:
+            return
+        if not isinstance(event, TokenDelta) or event.seq % 8 == 0:  # redraw on every step, and now and then while streaming
             self.live.update(self.view.render())
