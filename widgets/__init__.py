@@ -1,16 +1,20 @@
 """Reusable Qt widgets (graph editor, inspector, git panel, run console): they show models they are given and emit signals."""
 
-from widgets._autolayout import auto_layout, count_crossings, free_position
-from widgets._document import EditCommand, OrgDocument
-from widgets._edge_item import EdgeItem
-from widgets._graph_editor import GraphEditor
-from widgets._inspector import COMMON_MODELS, Inspector
-from widgets._node_item import DiffMark, NodeItem, RunState
-from widgets._palette import DARK, LIGHT, GraphPalette, palette_for_application
-from widgets._scene import OrgScene
-from widgets._validation import LiveValidation
-from widgets._validation_panel import ValidationPanel
-from widgets._view import GraphView
+from widgets._none_refcount_guard import guard_none_refcount
+
+guard_none_refcount()
+
+from widgets._autolayout import auto_layout, count_crossings, free_position  # noqa: E402
+from widgets._document import EditCommand, OrgDocument  # noqa: E402
+from widgets._edge_item import EdgeItem  # noqa: E402
+from widgets._graph_editor import GraphEditor  # noqa: E402
+from widgets._inspector import COMMON_MODELS, Inspector  # noqa: E402
+from widgets._node_item import DiffMark, NodeItem, RunState  # noqa: E402
+from widgets._palette import DARK, LIGHT, GraphPalette, palette_for_application  # noqa: E402
+from widgets._scene import OrgScene  # noqa: E402
+from widgets._validation import LiveValidation  # noqa: E402
+from widgets._validation_panel import ValidationPanel  # noqa: E402
+from widgets._view import GraphView  # noqa: E402
 
 __all__ = [
     "COMMON_MODELS",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from orgruntime import Channel, ChannelKind
 
 from widgets._geometry import NODE_HEIGHT, NODE_WIDTH
 from widgets._node_item import DiffMark, NodeItem, _font
-from widgets._palette import EDGE_DASH, LIGHT, GraphPalette
+from widgets._palette import EDGE_DASH, LIGHT, NO_BRUSH, NO_PEN, GraphPalette
 
 _ARROW = 11.0
 _BEND = 0.12  # control point offset, as a share of the edge length
@@ -117,21 +117,21 @@ class EdgeItem(QGraphicsItem):
         pen = QPen(color, width, EDGE_DASH.get(self.channel.kind, Qt.PenStyle.SolidLine))
         pen.setCosmetic(detail < 0.5)
         painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(NO_BRUSH)
         painter.drawPath(self._path)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
+        painter.setPen(NO_PEN)
+        painter.setBrush(QBrush(color))
         painter.drawPolygon(_arrow_head(self._end, self._control))
         if self.channel.kind is ChannelKind.PEERS:
             painter.drawPolygon(_arrow_head(self._start, self._control))
         if self.isSelected():
-            painter.setBrush(self.palette.node_fill)
+            painter.setBrush(QBrush(self.palette.node_fill))
             painter.setPen(QPen(color, 1.5))
             for point in (self._start, self._end):
                 painter.drawEllipse(point, 4.5, 4.5)
         if self.pulse:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(self.palette.selection)
+            painter.setPen(NO_PEN)
+            painter.setBrush(QBrush(self.palette.selection))
             painter.drawEllipse(self._path.pointAtPercent(min(self.pulse, 1.0)), 6, 6)
         if (self.hovered or self.isSelected()) and detail > 0.35:
             self._paint_label(painter, color)
@@ -143,7 +143,7 @@ class EdgeItem(QGraphicsItem):
         center = self._path.pointAtPercent(0.5)
         box = QRectF(center.x() - 34, center.y() - 9, 68, 18)
         painter.setPen(QPen(color, 1))
-        painter.setBrush(self.palette.background)
+        painter.setBrush(QBrush(self.palette.background))
         painter.drawRoundedRect(box, 9, 9)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from widgets._palette import NO_BRUSH
 from widgets._scene import OrgScene
 
 
@@ -70,13 +71,13 @@ class Minimap(QWidget):
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._picture)
         painter.setPen(QPen(self._scene.palette.node_border, 1))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(NO_BRUSH)
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         frame_color = QColor(self._scene.palette.selection)
         painter.setPen(QPen(frame_color, 1.5))
         fill = QColor(frame_color)
         fill.setAlpha(40)
-        painter.setBrush(fill)
+        painter.setBrush(QBrush(fill))
         painter.drawRect(self.visible_frame().intersected(QRectF(self.rect())))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

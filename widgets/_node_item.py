@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from orgruntime import Agent, Diagnostic
 
 from widgets._geometry import NODE_HEIGHT, NODE_WIDTH
-from widgets._palette import LIGHT, GraphPalette
+from widgets._palette import LIGHT, NO_BRUSH, NO_PEN, GraphPalette
 
 HANDLE_RADIUS = 6.0
 _TOOL_GLYPHS = {"read_file": "R", "write_file": "W", "list_files": "L", "run_python": "Py"}
@@ -155,11 +155,11 @@ class NodeItem(QGraphicsItem):
         if self.diff_mark is DiffMark.REMOVED:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
-        painter.setBrush(p.human_fill if self.agent.is_human else p.node_fill)
+        painter.setBrush(QBrush(p.human_fill if self.agent.is_human else p.node_fill))
         painter.drawRoundedRect(rect, 10, 10)
         if self.is_entry:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(p.entry)
+            painter.setPen(NO_PEN)
+            painter.setBrush(QBrush(p.entry))
             painter.drawRoundedRect(QRectF(rect.left(), rect.top(), 6, rect.height()), 3, 3)
         if detail < 0.35:
             self._paint_title_only(painter, rect)
@@ -171,10 +171,10 @@ class NodeItem(QGraphicsItem):
         self._paint_badge(painter, rect)
         if self.isSelected() or self.hovered:
             painter.setPen(QPen(p.selection, 1.5))
-            painter.setBrush(p.node_fill)
+            painter.setBrush(QBrush(p.node_fill))
             painter.drawEllipse(self.handle_center(), HANDLE_RADIUS, HANDLE_RADIUS)
         if self.spend_text:
-            painter.setPen(p.muted_text)
+            painter.setPen(QPen(p.muted_text))
             painter.setFont(_font(8))
             painter.drawText(QRectF(rect.left(), rect.bottom() + 4, rect.width(), 14),
                              Qt.AlignmentFlag.AlignHCenter, self.spend_text)
@@ -195,18 +195,18 @@ class NodeItem(QGraphicsItem):
         halo = QColor(color)
         halo.setAlpha(90)
         painter.setPen(QPen(halo, 6))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(NO_BRUSH)
         painter.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 13, 13)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
+        painter.setPen(NO_PEN)
+        painter.setBrush(QBrush(color))
         painter.drawEllipse(QPointF(rect.left() + 16, rect.top()), 5, 5)
-        painter.setPen(color)
+        painter.setPen(QPen(color))
         painter.setFont(_font(7, bold=True))
         painter.drawText(QRectF(rect.left() + 24, rect.top() - 13, 90, 12), Qt.AlignmentFlag.AlignLeft,
                          str(self.run_state))
 
     def _paint_title_only(self, painter: QPainter, rect: QRectF) -> None:
-        painter.setPen(self.palette.text)
+        painter.setPen(QPen(self.palette.text))
         painter.setFont(_font(16, bold=True))
         painter.drawText(rect.adjusted(10, 0, -10, 0), Qt.AlignmentFlag.AlignCenter,
                          _elide(self.agent.display_name, _font(16, bold=True), rect.width() - 20))
@@ -215,11 +215,11 @@ class NodeItem(QGraphicsItem):
         p = self.palette
         title_font, small_font = _font(10, bold=True), _font(8)
         left, width = rect.left() + 14, rect.width() - 44
-        painter.setPen(p.text)
+        painter.setPen(QPen(p.text))
         painter.setFont(title_font)
         painter.drawText(QRectF(left, rect.top() + 7, width, 16), Qt.AlignmentFlag.AlignLeft,
                          _elide(self.agent.display_name, title_font, width))
-        painter.setPen(p.muted_text)
+        painter.setPen(QPen(p.muted_text))
         painter.setFont(small_font)
         subtitle = self.agent.role or f"@{self.agent.id}"
         painter.drawText(QRectF(left, rect.top() + 25, rect.width() - 24, 14), Qt.AlignmentFlag.AlignLeft,
@@ -235,25 +235,25 @@ class NodeItem(QGraphicsItem):
         text = _elide(model, font, 84)
         text_width = QFontMetricsF(font).horizontalAdvance(text) + 10
         badge = QRectF(rect.left() + 12, y, text_width, 14)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(p.badge_fill)
+        painter.setPen(NO_PEN)
+        painter.setBrush(QBrush(p.badge_fill))
         painter.drawRoundedRect(badge, 7, 7)
-        painter.setPen(p.muted_text)
+        painter.setPen(QPen(p.muted_text))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
         x = rect.right() - 10
         for tool in reversed(self.agent.tools[:5]):
             glyph = _TOOL_GLYPHS.get(tool, tool[:1].upper() or "?")
             box = QRectF(x - 16, y, 16, 14)
             painter.setPen(QPen(p.node_border, 0.8))
-            painter.setBrush(p.badge_fill)
+            painter.setBrush(QBrush(p.badge_fill))
             painter.drawRoundedRect(box, 3, 3)
-            painter.setPen(p.muted_text)
+            painter.setPen(QPen(p.muted_text))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, glyph)
             x -= 19
 
     def _paint_human_glyph(self, painter: QPainter, center: QPointF) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.palette.muted_text)
+        painter.setPen(NO_PEN)
+        painter.setBrush(QBrush(self.palette.muted_text))
         painter.drawEllipse(QPointF(center.x(), center.y() - 3), 3.5, 3.5)
         painter.drawPie(QRectF(center.x() - 6, center.y() + 1, 12, 10), 0, 180 * 16)
 
@@ -264,9 +264,9 @@ class NodeItem(QGraphicsItem):
         color = self.palette.error if errors else self.palette.warning
         center = QPointF(rect.right() - 2, rect.top() + 2)
         painter.setPen(QPen(self.palette.node_fill, 1.5))
-        painter.setBrush(color)
+        painter.setBrush(QBrush(color))
         painter.drawEllipse(center, 8, 8)
-        painter.setPen(QColor("white"))
+        painter.setPen(QPen(QColor("white")))
         painter.setFont(_font(8, bold=True))
         painter.drawText(QRectF(center.x() - 8, center.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter,
                          str(errors or len(self.diagnostics)) if len(self.diagnostics) > 1 else "!")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QBrush, QColor, QPalette, QPen
 from PySide6.QtWidgets import QApplication
 
 from orgruntime import ChannelKind
@@ -34,6 +34,11 @@ class GraphPalette:
     def edge_color(self, kind: ChannelKind) -> QColor:
         return self.edge.get(kind, self.muted_text)
 
+
+# Painting takes these ready-made: passing the bare enums (Qt.NoPen, Qt.NoBrush) to QPainter from
+# PySide6 6.12 on Python 3.11 drops a reference to None on each call, which crashes a long paint.
+NO_PEN = QPen(Qt.PenStyle.NoPen)
+NO_BRUSH = QBrush(Qt.BrushStyle.NoBrush)
 
 EDGE_DASH = {
     ChannelKind.DELEGATES: Qt.PenStyle.SolidLine,

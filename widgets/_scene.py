@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from orgruntime import Channel, Diagnostic, Org, Point
@@ -93,7 +93,7 @@ class OrgScene(QGraphicsScene):
         if scale < 0.45:
             return
         step = 40.0
-        painter.setPen(self.palette.grid)
+        painter.setPen(QPen(self.palette.grid))
         left = int(rect.left() // step) * step
         top = int(rect.top() // step) * step
         points = []

@@ -1,0 +1,124 @@
+"""Graph editor at scale: a generated org of 1,000 agents and 3,000 channels, offscreen.
+
+Prints medians: open + first paint, a full-view repaint, a zoom step, a pan step, one mouse move
+while dragging a selected node, and auto-layout. Figures only; never pass/fail.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_graph_editor.py [--agents N] [--channels M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from orgruntime import Layout  # noqa: E402
+from tests.widgets.orgs import generated_org  # noqa: E402
+from widgets import GraphEditor, OrgDocument, auto_layout  # noqa: E402
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timed(action, repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--channels", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    org = generated_org(args.agents, args.channels, seed=1)
+
+    layout_samples = timed(lambda: auto_layout(org), 3)
+    org = org.__class__(**{**{f: getattr(org, f) for f in ("name", "entry", "agents", "channels")},
+                           "layout": Layout.of(auto_layout(org))})
+
+    def open_and_paint() -> GraphEditor:
+        editor = GraphEditor(OrgDocument(org))
+        editor.resize(1400, 900)
+        editor.show()
+        editor.view.fit_all()
+        editor.view.viewport().repaint()
+        return editor
+
+    open_samples = []
+    for _ in range(3):
+        start = time.perf_counter()
+        editor = open_and_paint()
+        app.processEvents()
+        open_samples.append(time.perf_counter() - start)
+        editor.close()
+        editor.deleteLater()
+        app.processEvents()
+    editor = open_and_paint()
+    app.processEvents()
+    view = editor.view
+    viewport = view.viewport()
+
+    full_repaint = timed(viewport.repaint, args.repeats)
+
+    def zoom_step() -> None:
+        view.zoom_by(1.1, viewport.rect().center().toPointF())
+        viewport.repaint()
+
+    zoom = timed(zoom_step, args.repeats)
+
+    direction = [1]
+
+    def pan_step() -> None:
+        direction[0] = -direction[0]
+        view.pan_by(40 * direction[0], 25 * direction[0])
+        viewport.repaint()
+
+    pan = timed(pan_step, args.repeats)
+
+    view.resetTransform()
+    editor.select_agent(org.entry)
+    app.processEvents()
+    node = editor.scene.node(org.entry)
+    start = view.mapFromScene(node.scenePos())
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    moves = []
+    for index in range(1, args.repeats * 3 + 1):
+        point = start + QPoint(index * 3, index * 2)
+        t0 = time.perf_counter()
+        QTest.mouseMove(viewport, point)
+        viewport.repaint()
+        moves.append(time.perf_counter() - t0)
+    release_start = time.perf_counter()
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    release = time.perf_counter() - release_start
+
+    print(f"graph editor, {len(org.agents)} agents, {len(org.channels)} channels (offscreen, medians)")
+    print(f"  open + first paint      {median_ms(open_samples):8.1f} ms   (target < 1000)")
+    print(f"  full-view repaint       {median_ms(full_repaint):8.1f} ms   (target < 16)")
+    print(f"  zoom step + repaint     {median_ms(zoom):8.1f} ms   (target < 16)")
+    print(f"  pan step + repaint      {median_ms(pan):8.1f} ms   (target < 16)")
+    print(f"  drag: one mouse move    {median_ms(moves):8.1f} ms   (target < 8)")
+    print(f"  drag: release (1 edit)  {release * 1000:8.1f} ms")
+    print(f"  auto-layout             {median_ms(layout_samples):8.1f} ms   (target < 2000)")
+    editor.close()
+
+
+if __name__ == "__main__":
+    main()
