@@ -165,3 +165,25 @@ def test_channel_edits_keep_every_other_channel_line_and_its_comment(tmp_path):
         old_description, "description: Changed too",
         "  - {from: ceo, to: reviewer, kind: peers}", "  - {from: reviewer, to: ceo, kind: reports}",
     ])
+
+
+def test_saving_keeps_keys_it_does_not_know_and_block_style_channels(tmp_path):
+    root = tmp_path / "org"
+    (root / "agents").mkdir(parents=True)
+    (root / "org.yaml").write_text(
+        "name: Shop\nentry: a\nx-owner: ops-team   # a key from a newer orgide\nchannels:\n"
+        "  - from: a\n    to: b\n    kind: delegates\n"
+    )
+    (root / "agents" / "a.md").write_text("---\nname: A\n---\nLead.\n")
+    (root / "agents" / "b.md").write_text("---\nname: B\n---\nWork.\n")
+    from orgruntime import AddChannel, Channel, ChannelKind, SetOrgField, apply, check_org
+
+    org = load_org(root)
+    edited = apply(apply(org, SetOrgField("name", "Big Shop")), AddChannel(Channel(source="b", target="a", kind=ChannelKind.REPORTS)))
+    save_org(edited, root)
+    assert load_org(root) == edited
+    text = (root / "org.yaml").read_text()
+    assert "x-owner: ops-team   # a key from a newer orgide\n" in text
+    assert "  - from: a\n    to: b\n    kind: delegates\n" in text
+    _, problems = check_org(root)
+    assert [str(p) for p in problems] == ["org.yaml:3:1: error: unknown key 'x-owner' (expected one of: name, description, entry, defaults, budget, max_concurrency, channels)"]
