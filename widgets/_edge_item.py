@@ -112,6 +112,10 @@ class EdgeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         color = self.color()
         detail = option.levelOfDetailFromTransform(painter.worldTransform())
+        if detail < 0.2 and not (self.isSelected() or self.pulse):
+            painter.setPen(_far_pen(color))  # far out: a hairline, no dashes or heads
+            painter.drawLine(self._start, self._end)
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail > 0.3)
         width = 3.0 if self.isSelected() or self.hovered or self.pulse else 1.6
         pen = QPen(color, width, EDGE_DASH.get(self.channel.kind, Qt.PenStyle.SolidLine))
@@ -154,6 +158,18 @@ class EdgeItem(QGraphicsItem):
         if self.diff_mark is not DiffMark.NONE:
             text += f"\n{self.diff_mark}{': ' + self.diff_note if self.diff_note else ''}"
         self.setToolTip(text)
+
+
+_FAR_PENS: dict[int, QPen] = {}
+
+
+def _far_pen(color: QColor) -> QPen:
+    pen = _FAR_PENS.get(color.rgba())
+    if pen is None:
+        pen = QPen(color, 0)
+        pen.setCosmetic(True)
+        _FAR_PENS[color.rgba()] = pen
+    return pen
 
 
 def _border_point(center: QPointF, toward: QPointF) -> QPointF:

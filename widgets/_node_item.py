@@ -147,6 +147,10 @@ class NodeItem(QGraphicsItem):
         p = self.palette
         rect = self.body_rect()
         detail = option.levelOfDetailFromTransform(painter.worldTransform())
+        if detail < 0.2:
+            painter.fillRect(rect, self._border_color() if self.isSelected() or self.found or
+                             self.diff_mark is not DiffMark.NONE else (p.human_fill if self.agent.is_human else p.node_border))
+            return  # far out: a filled box is all that can be seen
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail > 0.3)
         self._paint_run_halo(painter, rect)
         border = self._border_color()
