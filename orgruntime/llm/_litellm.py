@@ -94,11 +94,21 @@ def check_network_guard(model: str, api_base: str | None) -> None:
         raise NetworkModelCallBlocked(f"a call to the network model {model!r} was blocked ({BLOCK_NETWORK_ENV}=1)")
 
 
+def _check_provider(model: str) -> None:
+    litellm = _lib()
+    provider = provider_of(model)
+    known = set(litellm.provider_list) | {entry.get("provider") for entry in litellm.custom_provider_map}
+    if provider and provider not in known:  # a bare model name is left to litellm to place
+        hint = " (local/ models need the built-in engine, which is not registered in this process)" if provider == "local" else ""
+        raise LLMRequestRejected(f"no model provider {provider!r} is registered for {model!r}{hint}; use an id like openai/gpt-4o-mini or scripted/PATH")
+
+
 async def stream_chat(request: ChatRequest, on_delta: DeltaSink, policy: RetryPolicy = RetryPolicy()) -> ChatResult:
     """One answer from the model, streamed into `on_delta(text, attempt)`, retried within `policy`.
 
     Cancelling the calling task closes the stream. Every failure is an LLMError.
     """
+    _check_provider(request.model)
     check_network_guard(request.model, request.api_base)
     native = supports_native_tools(request.model)
     started = time.monotonic()

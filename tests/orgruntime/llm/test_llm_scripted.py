@@ -81,3 +81,12 @@ def test_json_answers_are_read_into_actions() -> None:
     ):
         with pytest.raises(ActionParseError, match=message):
             parse_answer(bad, TOOLS, "j")
+
+
+@pytest.mark.parametrize("model", ["local/not-registered-here", "nosuchprovider/model"])
+def test_an_unknown_provider_is_a_clear_rejection(model: str) -> None:
+    from orgruntime.llm import LLMRequestRejected
+
+    request = ChatRequest(model=model, system="s", turns=(UserTurn("hi"),), tools=TOOLS, agent_id="ceo")
+    with pytest.raises(LLMRequestRejected, match="no model provider"):
+        asyncio.run(stream_chat(request, lambda text, attempt: None))
