@@ -121,6 +121,7 @@ class NodeItem(QGraphicsItem):
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
+        path.setFillRule(Qt.FillRule.WindingFill)  # the handle overlaps the body; both stay inside
         path.addRoundedRect(self.body_rect(), 10, 10)
         handle = self.handle_center()
         path.addEllipse(handle, HANDLE_RADIUS + 3, HANDLE_RADIUS + 3)
