@@ -84,11 +84,11 @@ class Int4PackedLinear:
             codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
         return torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(codes.astype(np.int32)), INNER_K_TILES)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] float32 -> [M, N] float32
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N] in bfloat16 (float32 with a bias)
         x = x.to(self.dtype)
         if self.split:
             x = torch.cat([x, x], dim=-1)  # [M, 2K]
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, GROUP, self.scales_zeros).float()
+        y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, GROUP, self.scales_zeros)
         if y.shape[-1] != self.out_features:
             y = y[..., : self.out_features]
         return y if self.bias is None else y + self.bias

@@ -32,7 +32,7 @@ class Layer:
 
 
 class Rope:
-    """Rotary embedding as `x * cos + (x @ R) * sin`: R pairs each rotated dim with its partner."""
+    """Rotary embedding as `x * cos + x[..., partner] * signed_sin`: each rotated dim and its partner."""
 
     def __init__(self, config: ModelConfig, max_positions: int, freq_factors: torch.Tensor | None) -> None:
         d, r = config.head_dim, config.rope_dim
@@ -43,22 +43,28 @@ class Rope:
         angles = positions[:, None] * inv_freq[None, :]  # [P, r/2]
         if config.rope_style == "interleaved":  # pairs (2i, 2i+1)
             first, second = torch.arange(0, r, 2), torch.arange(1, r, 2)
-            angles = angles.repeat_interleave(2, dim=1)  # [P, r]
         else:  # pairs (i, i + r/2)
             first, second = torch.arange(r // 2), torch.arange(r // 2, r)
-            angles = torch.cat([angles, angles], dim=1)
-        self.cos = torch.ones(max_positions, d, dtype=torch.float64)
-        self.sin = torch.zeros(max_positions, d, dtype=torch.float64)
-        self.cos[:, :r], self.sin[:, :r] = angles.cos(), angles.sin()
-        self.cos, self.sin = self.cos.float(), self.sin.float()  # [P, D]
-        self.rotation = torch.zeros(d, d)  # (x @ R)[first] = -x[second], (x @ R)[second] = x[first]
-        self.rotation[second, first] = -1.0
-        self.rotation[first, second] = 1.0
+        cos, sin = torch.ones(max_positions, d, dtype=torch.float64), torch.zeros(max_positions, d, dtype=torch.float64)
+        cos[:, first], cos[:, second] = angles.cos(), angles.cos()
+        sin[:, first], sin[:, second] = -angles.sin(), angles.sin()  # out[first] = x[first] cos - x[second] sin
+        self.cos, self.sin = cos.float(), sin.float()  # [P, D]
+        self.partner = torch.arange(d)
+        self.partner[first], self.partner[second] = second, first
 
-    def __call__(self, x: torch.Tensor, start: int) -> torch.Tensor:  # [T, heads, D]
-        t = x.shape[0]
-        cos, sin = self.cos[start : start + t, None, :], self.sin[start : start + t, None, :]  # [T, 1, D]
-        return x * cos + (x @ self.rotation) * sin
+    def tables(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:  # [T, 1, D] each
+        return self.cos[start : start + count, None, :], self.sin[start : start + count, None, :]
+
+    def __call__(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:  # [T, heads, D]
+        return x * cos + x[..., self.partner] * sin
+
+
+def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """One query position: q [NH, D], keys/values [NKV, S, D] -> [NH * D], heads grouped per KV head."""
+    nkv, _, d = keys.shape
+    grouped = q.view(nkv, -1, d)  # [NKV, NH/NKV, D]
+    scores = torch.bmm(grouped * d**-0.5, keys.transpose(1, 2))  # [NKV, G, S]
+    return torch.bmm(torch.softmax(scores, dim=-1), values).view(-1)  # [NH * D]
 
 
 class LlamaModel:
@@ -129,31 +135,32 @@ class LlamaModel:
             mask, causal = None, True
         else:  # query i sees keys 0 .. start + i
             mask, causal = torch.arange(end)[None, :] <= torch.arange(start, end)[:, None], False  # [T, S]
+        cos, sin = self.rope.tables(start, t)
         x = self.embedding(token_ids)  # [T, H]
         for index, layer in enumerate(self.layers):
             normed = F.rms_norm(x, (c.hidden,), layer.attn_norm, c.norm_eps)
-            q, k, v = layer.qkv(normed)  # [T, NH*D], [T, NKV*D], [T, NKV*D]
-            q, k, v = q.view(t, nh, d), k.view(t, nkv, d), v.view(t, nkv, d)
+            qkv = layer.qkv.linear(normed).float()  # [T, (NH + 2 NKV) D]
+            qk = qkv[:, : (nh + nkv) * d].view(t, nh + nkv, d)
+            v = qkv[:, (nh + nkv) * d :].view(t, nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
-                q = F.rms_norm(q, (d,), layer.q_norm, c.norm_eps)
-                k = F.rms_norm(k, (d,), layer.k_norm, c.norm_eps)
-            q, k = self.rope(q, start), self.rope(k, start)
-            cache.keys[index, :, start:end] = k.transpose(0, 1)  # [NKV, T, D]
+                qk = torch.cat([F.rms_norm(qk[:, :nh], (d,), layer.q_norm, c.norm_eps),
+                                F.rms_norm(qk[:, nh:], (d,), layer.k_norm, c.norm_eps)], dim=1)  # fmt: skip
+            qk = self.rope(qk, cos, sin)  # [T, NH + NKV, D]
+            cache.keys[index, :, start:end] = qk[:, nh:].transpose(0, 1)  # [NKV, T, D]
             cache.values[index, :, start:end] = v.transpose(0, 1)
-            attended = F.scaled_dot_product_attention(
-                q.transpose(0, 1)[None],  # [1, NH, T, D]
-                cache.keys[index, None, :, :end],  # [1, NKV, S, D]
-                cache.values[index, None, :, :end],
-                attn_mask=mask, is_causal=causal, enable_gqa=nh != nkv,
-            )  # fmt: skip
-            (attn_out,) = layer.attn_output(attended[0].transpose(0, 1).reshape(t, nh * d))  # [T, H]
-            x = x + attn_out
+            keys, values = cache.keys[index, :, :end], cache.values[index, :, :end]  # [NKV, S, D]
+            if t == 1:
+                attended = decode_attention(qk[0, :nh], keys, values)[None]  # [1, NH * D]
+            else:
+                attended = F.scaled_dot_product_attention(
+                    qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
+                    attn_mask=mask, is_causal=causal, enable_gqa=nh != nkv,
+                )[0].transpose(0, 1).reshape(t, nh * d)  # fmt: skip
+            x = x + layer.attn_output.linear(attended)  # [T, H]
             normed = F.rms_norm(x, (c.hidden,), layer.ffn_norm, c.norm_eps)
             gate, up = layer.gate_up(normed)  # [T, F] each
-            (ffn_out,) = layer.down(F.silu(gate) * up)
-            x = x + ffn_out
+            x = x + layer.down.linear(F.silu(gate) * up)
         cache.length = end
         if not all_logits:
             x = x[-1:]
-        (logits,) = self.head(F.rms_norm(x, (c.hidden,), self.output_norm, c.norm_eps))
-        return logits  # [T or 1, V]
+        return self.head.linear(F.rms_norm(x, (c.hidden,), self.output_norm, c.norm_eps)).float()  # [T or 1, V]
