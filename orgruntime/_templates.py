@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -38,9 +39,12 @@ def template_names() -> tuple[str, ...]:
     return tuple(info.name for info in list_templates())
 
 
-def create_org(dest: str | os.PathLike[str], template: str = DEFAULT_TEMPLATE, *, git: bool = True) -> Path:
+def create_org(dest: str | os.PathLike[str], template: str = DEFAULT_TEMPLATE, *, git: bool = True,
+               merge_driver: Sequence[str] | None = None) -> Path:
     """A new org folder at `dest` from `template`: its files, a .gitignore, and (with `git`) a
-    repository holding them as the first commit. `dest` must not exist or be an empty folder."""
+    repository holding them as the first commit. With `merge_driver` (the command git runs), org
+    files are routed to the semantic merge driver through a committed .gitattributes.
+    `dest` must not exist or be an empty folder."""
     names = template_names()
     if template not in names:
         raise TemplateError(f"unknown template '{template}'{did_you_mean(template, names)}; templates: {', '.join(names)}")
@@ -52,9 +56,11 @@ def create_org(dest: str | os.PathLike[str], template: str = DEFAULT_TEMPLATE, *
         root.mkdir(parents=True, exist_ok=True)
         _copy_template(templates_root() / template, root)
         if git:
-            from orgruntime.vcs import commit_all, init_repo
+            from orgruntime.vcs import commit_all, init_repo, install_merge_driver
 
             init_repo(root)
+            if merge_driver:
+                install_merge_driver(root, merge_driver)
             commit_all(root, f"Create the org from the '{template}' template")
     except BaseException:
         if created:

@@ -21,6 +21,8 @@ from orgruntime import (
     load_org,
 )
 
+from ide.cli._vcs_commands import driver_command
+
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 
 
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _new(args: argparse.Namespace) -> int:
     try:
-        root = create_org(args.path, args.template, git=not args.no_git)
+        root = create_org(args.path, args.template, git=not args.no_git, merge_driver=driver_command())
     except OrgError as problem:
         print(f"orgide new: {problem}", file=sys.stderr)
         return EXIT_USAGE

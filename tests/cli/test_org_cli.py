@@ -32,6 +32,11 @@ def test_new_validate_show(tmp_path):
     made = orgide("new", str(tmp_path / "lab"), "--template", "research-lab")
     assert made.returncode == 0, made.stderr
     assert "Research Lab, 4 agents, 4 channels" in made.stdout
+    assert "/org.yaml merge=orgide" in (tmp_path / "lab" / ".gitattributes").read_text()
+    driver = subprocess.run(["git", "-C", str(tmp_path / "lab"), "config", "merge.orgide.driver"], capture_output=True, text=True)
+    assert driver.stdout.strip().endswith("-m ide merge-driver %O %A %B %P")
+    status = subprocess.run(["git", "-C", str(tmp_path / "lab"), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == ""
     checked = orgide("validate", str(tmp_path / "lab"))
     assert (checked.returncode, checked.stdout) == (0, "")
     assert "0 errors, 0 warnings" in checked.stderr
