@@ -15,6 +15,7 @@ from widgets._node_item import DiffMark, NodeItem, _font
 from widgets._palette import EDGE_DASH, LIGHT, NO_BRUSH, NO_PEN, GraphPalette
 
 _ARROW = 11.0
+_EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _BEND = 0.12  # control point offset, as a share of the edge length
 
 
@@ -32,10 +33,10 @@ class EdgeItem(QGraphicsItem):
         self.pulse = 0.0  # 0 = none; otherwise the travelling dot's share of the way (0..1]
         self.hovered = False
         self._path = QPainterPath()
+        self._bounds = QRectF()
         self._start = self._end = self._control = QPointF()
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(_EDGE_FLAGS)
         self.setAcceptHoverEvents(True)
-        self.setZValue(0)
         source.edges.append(self)
         target.edges.append(self)
         self.update_geometry()
@@ -84,9 +85,10 @@ class EdgeItem(QGraphicsItem):
         path = QPainterPath(start)
         path.quadTo(control, end)
         self._path = path
+        self._bounds = path.boundingRect().adjusted(-_ARROW - 4, -_ARROW - 4, _ARROW + 4, _ARROW + 4)
 
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-_ARROW - 4, -_ARROW - 4, _ARROW + 4, _ARROW + 4)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()

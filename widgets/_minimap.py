@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from widgets._palette import NO_BRUSH
@@ -36,8 +36,10 @@ class Minimap(QWidget):
         self._picture.setDevicePixelRatio(self.devicePixelRatioF())
         self._picture.fill(self._scene.palette.background)
         if not rect.isEmpty():
+            scale, offset = self._mapping()
             painter = QPainter(self._picture)
-            self._scene.render(painter, self._target(), rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self._view.far.paint_overview(
+                painter, QTransform().translate(offset.x(), offset.y()).scale(scale, scale).translate(-rect.left(), -rect.top()))
             painter.end()
         self.update()
 

@@ -14,6 +14,9 @@ from widgets._geometry import NODE_HEIGHT, NODE_WIDTH
 from widgets._palette import LIGHT, NO_BRUSH, NO_PEN, GraphPalette
 
 HANDLE_RADIUS = 6.0
+_NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _TOOL_GLYPHS = {"read_file": "R", "write_file": "W", "list_files": "L", "run_python": "Py"}
 
 
@@ -52,11 +55,8 @@ class NodeItem(QGraphicsItem):
         self.found = False
         self.hovered = False
         self.positioned = True  # False while shown at a place the layout does not store
-        self.setFlags(
-            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
-        )
+        self._bounds = self._bounding_rect()
+        self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
@@ -92,6 +92,7 @@ class NodeItem(QGraphicsItem):
     def set_spend(self, text: str) -> None:
         self.prepareGeometryChange()
         self.spend_text = text
+        self._bounds = self._bounding_rect()
         self.update()
 
     def set_found(self, found: bool) -> None:
@@ -116,6 +117,9 @@ class NodeItem(QGraphicsItem):
         return local.x() ** 2 + local.y() ** 2 <= (HANDLE_RADIUS + 3) ** 2
 
     def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def _bounding_rect(self) -> QRectF:
         extra_below = 18.0 if self.spend_text else HANDLE_RADIUS
         return self.body_rect().adjusted(-8, -14, 8, extra_below + 4)
 
@@ -128,9 +132,12 @@ class NodeItem(QGraphicsItem):
         return path
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        if change == _POSITION_CHANGED:
             for edge in self.edges:
                 edge.update_geometry()
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "geometry_changed"):
+                scene.geometry_changed()
         return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QPainter, QPen
@@ -29,6 +30,8 @@ class OrgScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[Channel, list[EdgeItem]] = {}
         self._diagnostics_by_agent: dict[str, tuple[Diagnostic, ...]] = {}
+        self.geometry_changed: Callable[[], None] = _nothing  # a node moved (the far view's cache listens)
+        self.item_added: Callable[[object], None] = _nothing  # a node or edge joined the scene
         self.setBackgroundBrush(self.palette.background)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._build(document.org)
@@ -131,6 +134,7 @@ class OrgScene(QGraphicsScene):
         node.set_diagnostics(self._diagnostics_by_agent.get(agent_id, ()))
         self.addItem(node)
         self.nodes[agent_id] = node
+        self.item_added(node)
         return node
 
     def _place_unpositioned(self, org: Org) -> None:
@@ -152,6 +156,7 @@ class OrgScene(QGraphicsScene):
         edge = EdgeItem(channel, source, target, self.palette)
         self.addItem(edge)
         self.edges.setdefault(channel, []).append(edge)
+        self.item_added(edge)
 
     def _remove_edge(self, channel: Channel) -> None:
         items = self.edges.get(channel)
@@ -216,6 +221,10 @@ class OrgScene(QGraphicsScene):
             for _ in range(count):
                 self._add_edge(channel)
         return wanted != shown
+
+
+def _nothing(*_args) -> None:
+    return None
 
 
 def agent_of(diagnostic: Diagnostic) -> str | None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsView, Q
 from orgruntime import Channel
 
 from widgets._edge_item import EdgeItem
+from widgets._far_view import FAR_ZOOM, FarRenderer
 from widgets._node_item import NodeItem
 from widgets._scene import OrgScene
 
@@ -44,6 +45,7 @@ class GraphView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_held = False
         self._press_positions: dict[str, tuple[float, float]] = {}
+        self.far = FarRenderer(scene, self.viewport().update, self)
         self.corner_widget: QWidget | None = None  # kept in the bottom-right corner (the minimap)
         scene.nodes_changed.connect(self.update_scene_rect)
         self.update_scene_rect()
@@ -107,6 +109,15 @@ class GraphView(QGraphicsView):
             rect = QRectF(-400, -300, 800, 600)
         margin = max(rect.width(), rect.height(), 2000.0)
         self.setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
+
+    def paintEvent(self, event) -> None:
+        self.far.set_active(self.zoom() < FAR_ZOOM)
+        super().paintEvent(event)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        if self.far.active:
+            self.far.draw(painter, QRectF(self.viewport().rect()))
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
