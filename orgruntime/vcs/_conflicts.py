@@ -64,7 +64,7 @@ class Conflict:
 
         return {"id": self.id, "kind": str(self.kind), "message": self.message, "agent": self.agent,
                 "field": self.field, "base": value_to_json(self.base), "ours": value_to_json(self.ours),
-                "theirs": value_to_json(self.theirs)}
+                "theirs": value_to_json(self.theirs), "marked": self.marked}
 
 
 @dataclass(frozen=True, kw_only=True)

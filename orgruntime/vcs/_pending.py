@@ -38,7 +38,7 @@ class PendingMerge:
 
 
 def _conflict_to_state(conflict: Conflict) -> dict[str, object]:
-    return {**conflict.as_json(), "marked": conflict.marked, "fallback_entry": conflict.fallback_entry,
+    return {**conflict.as_json(), "fallback_entry": conflict.fallback_entry,
             "channels": [value_to_json(c) for c in conflict.channels]}
 
 
