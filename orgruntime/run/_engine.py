@@ -137,11 +137,23 @@ class Engine:
             self._finish()
 
     def _start_workers(self, workers: dict[str, asyncio.Task[None]]) -> None:
-        """Agents mid-activation first (after a resume), then idle agents by their oldest unread message."""
+        """Agents mid-activation first (after a resume), then idle agents by their oldest unread message;
+        an agent whose requests are still being worked on waits, unless nobody else is working."""
         for agent_id in sorted(self.state.active_ids - workers.keys()):
-            workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
+            self._start(workers, agent_id)
+        waiting: list[str] = []
         while len(workers) < self.concurrency and (agent_id := self.state.pop_ready(workers)) is not None:
-            workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
+            if self.state.is_waiting(agent_id):
+                waiting.append(agent_id)
+            else:
+                self._start(workers, agent_id)
+        if waiting and not workers:  # nobody would ever answer: waiting must not become a deadlock
+            self._start(workers, waiting.pop(0))
+        for agent_id in waiting:
+            self.state.requeue(agent_id)
+
+    def _start(self, workers: dict[str, asyncio.Task[None]], agent_id: str) -> None:
+        workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
 
     async def _wait(self, workers: dict[str, asyncio.Task[None]]) -> None:
         self._wake.clear()

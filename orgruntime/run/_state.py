@@ -56,6 +56,7 @@ class AgentState:
     reply: str | None = None  # a plain answer not yet delivered
     invalid_answers: int = 0
     asked_human: str | None = None  # id of the message put to a person
+    awaiting: set[str] = field(default_factory=set)  # agents it sent a request to that have not answered yet
     usage: Usage = field(default_factory=Usage)
     activations: int = 0
 
@@ -97,6 +98,20 @@ class RunState:
                 continue
             return agent_id
         return None
+
+    def requeue(self, agent_id: str) -> None:
+        self._mark_ready(self.agents[agent_id])
+
+    def is_waiting(self, agent_id: str) -> bool:
+        """Whether an agent should let its mail wait: someone it asked is still working on its request.
+
+        An agent that delegated to several others is then woken once, with all their answers, instead of
+        once per answer (and made to answer each one)."""
+        return any(self._working_for(other, agent_id) for other in self.agents[agent_id].awaiting)
+
+    def _working_for(self, other_id: str, agent_id: str) -> bool:
+        other = self.agents[other_id]
+        return other.active or any(message.sender == agent_id for message in other.inbox)
 
     def _mark_ready(self, agent: AgentState) -> None:
         if not agent.active and agent.inbox:
@@ -196,6 +211,8 @@ class RunState:
         self.message_count += 1
         sender = self.agents.get(event.sender)
         if sender is not None:
+            if event.call_id is not None and event.recipient in self.agents:
+                sender.awaiting.add(event.recipient)
             if event.call_id is not None:
                 self._resolve(sender, ResultTurn(event.call_id, "send_message", f"Delivered to {event.recipient}."), needs_model=False)
             else:
@@ -207,6 +224,7 @@ class RunState:
         recipient = self.agents[event.recipient]
         recipient.inbox.append(Message(event.message_id, event.sender, event.recipient, event.content))
         recipient.repliable.add(event.sender)
+        recipient.awaiting.discard(event.sender)
         if len(recipient.inbox) == 1:
             self._mark_ready(recipient)
 

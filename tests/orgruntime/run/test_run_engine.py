@@ -172,7 +172,31 @@ def test_agents_with_work_run_concurrently_within_the_bound(tmp_path: Path) -> N
     assert 2 <= peak <= 3  # the boss takes one of the three places while it works
     activated = [e.agent for e in events if isinstance(e, AgentActivated)]
     assert activated[:4] == ["boss", "w0", "w1", "w2"]  # the oldest unread message goes first
+    # the boss waits while its requests are being worked on, then reads all six answers at once
+    boss_wakes = [e for e in events if isinstance(e, AgentActivated) and e.agent == "boss"]
+    assert len(boss_wakes) == 2 and len(boss_wakes[1].message_ids) == 6
     assert events[-1].status == "completed" and events[-1].result == "all replied"
+
+
+def test_agents_waiting_on_each_other_in_a_cycle_do_not_deadlock(tmp_path: Path) -> None:
+    script = {
+        "x": [[{"send_message": {"to": w, "content": f"go {w}"}} for w in ("a", "b", "c")], {"finish": {"result": "cycle broken"}}],
+        "a": [{"send_message": {"to": "b", "content": "a asks b"}}, "a answers c"],
+        "b": [{"send_message": {"to": "c", "content": "b asks c"}}, {"send_message": {"to": "x", "content": "done b"}}],
+        "c": [{"send_message": {"to": "a", "content": "c asks a"}}, "c answers b"],
+    }
+    delegates = [("x", "a"), ("x", "b"), ("x", "c"), ("a", "b"), ("b", "c"), ("c", "a")]
+    org = Org(
+        name="Cycle",
+        entry="x",
+        defaults=ModelDefaults(model=write_script(tmp_path, script)),
+        channels=tuple(Channel(source=s, target=t, kind=ChannelKind.DELEGATES) for s, t in delegates),
+        agents=tuple(Agent(id=i) for i in ("x", "a", "b", "c")),
+    )
+    _, events = run_events(org, "t")
+    # a, b and c each wait for the next one, who has unread mail from them: nobody would move, so the
+    # oldest waiting mail (b's) is served anyway
+    assert events[-1].status == "completed" and events[-1].result == "cycle broken"
 
 
 def test_stop_ends_the_run_as_stopped(tmp_path: Path) -> None:
