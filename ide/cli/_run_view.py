@@ -37,6 +37,7 @@ class AgentRow:
     tokens: int = 0
     cost: float = 0.0
     steps: int = 0
+    attempt: int = 0  # of the call now streaming; a retry starts its text afresh
 
 
 @dataclass
@@ -58,13 +59,15 @@ class RunView:
                 return ["(resumed)"] if resumed else [f"task: {event.task}"]
             case AgentActivated(agent=agent):
                 self._row(agent).state, self._row(agent).text = "thinking", ""
-            case TokenDelta(agent=agent, text=text):
+            case TokenDelta(agent=agent, text=text, attempt=attempt):
                 row = self._row(agent)
+                if attempt != row.attempt:
+                    row.text, row.attempt = "", attempt
                 row.text = (row.text + text)[-TAIL_CHARS * 2 :]
             case LLMCallFinished(agent=agent):
                 row = self._row(agent)
                 tokens = event.prompt_tokens + event.completion_tokens
-                row.tokens, row.cost, row.steps = row.tokens + tokens, row.cost + event.cost_usd, row.steps + 1
+                row.tokens, row.cost, row.steps, row.attempt = row.tokens + tokens, row.cost + event.cost_usd, row.steps + 1, 0
                 self.steps, self.tokens, self.cost = self.steps + 1, self.tokens + tokens, self.cost + event.cost_usd
             case MessageSent(sender=sender, recipient=recipient, content=content):
                 if sender in self.agents:
