@@ -35,7 +35,7 @@ class EdgeItem(QGraphicsItem):
         self._path = QPainterPath()
         self._bounds = QRectF()
         self._start = self._end = self._control = QPointF()
-        self.setFlags(_EDGE_FLAGS)
+        self.setFlags(_EDGE_FLAGS | QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self.setAcceptHoverEvents(True)
         source.edges.append(self)
         target.edges.append(self)
@@ -106,6 +106,28 @@ class EdgeItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     # --- painting ---
+    def _visible_part(self, exposed: QRectF) -> QPainterPath:
+        """The stretch of the curve inside `exposed`: a long edge is dashed and stroked only where it shows."""
+        if exposed.isEmpty() or exposed.contains(self._bounds):
+            return self._path
+        box = exposed.adjusted(-20, -20, 20, 20)
+        a, c, b = self._start, self._control, self._end
+        ax, ay, cx, cy, bx, by = a.x(), a.y(), c.x(), c.y(), b.x(), b.y()
+        left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
+        steps = 48
+        inside = []
+        for i in range(steps + 1):
+            t = i / steps
+            u = 1 - t
+            x = u * u * ax + 2 * u * t * cx + t * t * bx
+            y = u * u * ay + 2 * u * t * cy + t * t * by
+            if left <= x <= right and top <= y <= bottom:
+                inside.append(i)
+        if not inside:
+            return QPainterPath()
+        t0, t1 = max(0, inside[0] - 1) / steps, min(steps, inside[-1] + 1) / steps
+        return _quad_segment(a, c, b, t0, t1)
+
     def color(self) -> QColor:
         p = self.palette
         return {DiffMark.ADDED: p.added, DiffMark.REMOVED: p.removed, DiffMark.CHANGED: p.changed}.get(
@@ -124,7 +146,7 @@ class EdgeItem(QGraphicsItem):
         pen.setCosmetic(detail < 0.5)
         painter.setPen(pen)
         painter.setBrush(NO_BRUSH)
-        painter.drawPath(self._path)
+        painter.drawPath(self._visible_part(option.exposedRect))
         painter.setPen(NO_PEN)
         painter.setBrush(QBrush(color))
         painter.drawPolygon(_arrow_head(self._end, self._control))
@@ -183,6 +205,21 @@ def _border_point(center: QPointF, toward: QPointF) -> QPointF:
     scale = min(half_w / abs(dx) if dx else math.inf, half_h / abs(dy) if dy else math.inf)
     scale = min(scale, 1.0)
     return QPointF(center.x() + dx * scale, center.y() + dy * scale)
+
+
+def _quad_segment(a: QPointF, c: QPointF, b: QPointF, t0: float, t1: float) -> QPainterPath:
+    """The part of the quadratic curve a-c-b between t0 and t1, as a quadratic curve of its own."""
+    def point(t: float) -> QPointF:
+        u = 1 - t
+        return a * (u * u) + c * (2 * u * t) + b * (t * t)
+
+    start, end = point(t0), point(t1)
+    # the blossom B(t0, t1) of the curve is the control point of its t0..t1 segment
+    u0, u1 = 1 - t0, 1 - t1
+    control = (a * (u0 * u1) + c * (u0 * t1 + t0 * u1) + b * (t0 * t1))
+    path = QPainterPath(start)
+    path.quadTo(control, end)
+    return path
 
 
 def _arrow_head(tip: QPointF, toward: QPointF) -> QPolygonF:

@@ -150,3 +150,47 @@ def test_moving_nodes_does_not_revalidate(make_editor, template_org):
     start = node_center(editor, "ceo")
     drag(editor, start, start + QPoint(30, 0))
     assert editor.document.undo_stack.count() == 1 and emitted == []
+
+
+def test_a_curve_segment_follows_the_curve():
+    from PySide6.QtCore import QPointF
+
+    from widgets._edge_item import _quad_segment
+
+    a, c, b = QPointF(0, 0), QPointF(500, 900), QPointF(1000, 0)
+
+    def on_curve(t: float) -> QPointF:
+        u = 1 - t
+        return a * (u * u) + c * (2 * u * t) + b * (t * t)
+
+    segment = _quad_segment(a, c, b, 0.25, 0.75)
+    start, end = segment.pointAtPercent(0.0), segment.pointAtPercent(1.0)
+    for got, expected in ((start, on_curve(0.25)), (end, on_curve(0.75))):
+        assert abs(got.x() - expected.x()) < 1e-6 and abs(got.y() - expected.y()) < 1e-6
+    # this curve is symmetric about t = 0.5, so the segment's halfway point (by length) is the curve at t = 0.5
+    middle, expected = segment.pointAtPercent(0.5), on_curve(0.5)
+    assert abs(middle.x() - expected.x()) < 2 and abs(middle.y() - expected.y()) < 2
+
+
+def test_far_out_the_org_is_drawn_as_one_picture_and_stays_selectable(big_editor, qtbot):
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from widgets._far_view import FAR_ZOOM
+
+    editor = big_editor
+    view = editor.view
+    view.zoom_by(0.05 / view.zoom())
+    view.viewport().repaint()
+    assert view.far.active and view.zoom() < FAR_ZOOM
+    node = editor.scene.node("a0003")
+    assert node.flags() & QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+    image_before = view.viewport().grab().toImage()
+    click_point = view.mapFromScene(node.scenePos())
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, click_point)
+    assert editor.scene.selected_agent_ids() == ["a0003"]
+    view.viewport().repaint()
+    assert view.viewport().grab().toImage() != image_before  # the selected node is drawn in the selection colour
+    view.zoom_by(1.0 / view.zoom())
+    view.viewport().repaint()
+    assert not view.far.active
+    assert not node.flags() & QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
