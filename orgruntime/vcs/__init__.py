@@ -5,8 +5,7 @@ resolvable as `Side.OURS`, `Side.THEIRS` or `Edited(value)`), `apply_resolution`
 In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_revisions`, `merge`
 (+ `pending_merge`, `resolve`, `commit_merge`, `abort_merge`), `fork`, `lineage`, `fetch`, `pull`,
 `list_branches`, `switch_branch`, `delete_branch`, `history`, `repo_status`, `stage`, `unstage`,
-`commit_staged`, `push`,
-and the git merge driver (`merge_file`, `install_merge_driver`).
+`commit_staged`, `push`; and the git merge driver (`merge_file`, `install_merge_driver`).
 """
 
 from orgruntime.vcs._branches import CommitInfo, delete_branch, history, list_branches, switch_branch

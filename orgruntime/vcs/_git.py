@@ -18,9 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from git.cmd import Git
-from git.exc import GitCommandNotFound
-
 from orgruntime.vcs._errors import GitCommandFailed, NotARepositoryError
 
 ALLOWED_PROTOCOLS = ("file", "https", "http", "ssh", "git")
@@ -74,6 +71,9 @@ def _refuse_redirecting_environment(extra: Sequence[str] = ()) -> None:
 def _execute(cwd: Path, args: Sequence[str], config: Sequence[tuple[str, str]], env: dict[str, str],
              stdin: bytes | None, check: bool) -> GitResult:
     _refuse_redirecting_environment()
+    from git.cmd import Git  # GitPython is imported on first use: importing orgruntime stays fast
+    from git.exc import GitCommandNotFound
+
     full_env = {**_base_env(), **env, **_config_env(config)}
     command = [Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "--no-pager", *args]
     with tempfile.TemporaryFile() as stream:
