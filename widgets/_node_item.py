@@ -55,6 +55,7 @@ class NodeItem(QGraphicsItem):
         self.found = False
         self.hovered = False
         self.positioned = True  # False while shown at a place the layout does not store
+        self.default_model: str | None = None  # the org's, shown when the agent names none
         self._bounds = self._bounding_rect()
         self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -71,6 +72,11 @@ class NodeItem(QGraphicsItem):
         self.agent, self.is_entry = agent, is_entry
         self._refresh_tooltip()
         self.update()
+
+    def set_default_model(self, model: str | None) -> None:
+        if model != self.default_model:
+            self.default_model = model
+            self.update()
 
     def set_diagnostics(self, diagnostics: tuple[Diagnostic, ...]) -> None:
         if diagnostics != self.diagnostics:
@@ -242,7 +248,7 @@ class NodeItem(QGraphicsItem):
         font = _font(7)
         painter.setFont(font)
         y = rect.bottom() - 22
-        model = "human seat" if self.agent.is_human else (self.agent.model or "default model")
+        model = "human seat" if self.agent.is_human else (self.agent.model or self.default_model or "no model")
         model = model.rsplit("/", 1)[-1]
         text = _elide(model, font, 84)
         text_width = QFontMetricsF(font).horizontalAdvance(text) + 10

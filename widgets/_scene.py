@@ -129,6 +129,7 @@ class OrgScene(QGraphicsScene):
     def _add_node(self, agent_id: str, org: Org, point: Point | None) -> NodeItem:
         node = NodeItem(org.agent(agent_id), is_entry=agent_id == org.entry, palette=self.palette)
         node.positioned = point is not None
+        node.default_model = org.defaults.model
         if point is not None:
             node.setPos(point.x, point.y)
         node.set_diagnostics(self._diagnostics_by_agent.get(agent_id, ()))
@@ -194,6 +195,9 @@ class OrgScene(QGraphicsScene):
             arrived = [agent.id for agent in new.agents if agent.id not in old.agents_by_id]
             if len(selected_gone) == 1 and len(gone) == 1 and len(arrived) == 1:
                 self.nodes[arrived[0]].setSelected(True)  # a renamed agent stays selected
+        if old.defaults.model != new.defaults.model:
+            for node in self.nodes.values():
+                node.set_default_model(new.defaults.model)
         if old.layout is not new.layout:
             for agent_id, point in stored.items():
                 node = self.nodes.get(agent_id)

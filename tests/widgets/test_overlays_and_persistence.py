@@ -112,3 +112,40 @@ def test_a_long_paint_never_frees_none(make_editor, template_org):
     for _ in range(200_000):
         pen.setWidth(1)  # a void call; PySide6 6.12 on Python 3.11 drops a reference to None each time
     assert sys.getrefcount(None) > 1_000_000 or sys.getrefcount(None) >= before - 10
+
+
+def test_reset_from_disk_reconciles_the_canvas_and_clears_history(make_editor, template_org):
+    from orgruntime import RenameAgent
+
+    org, folder = template_org("startup")
+    editor = make_editor(org)
+    editor.apply_edit(SetAgentField("ceo", "role", "Leads"))
+    outside = apply(apply(org, RenameAgent("reviewer", "checker")), AddAgent(Agent(id="intern", prompt="Help."), None))
+    editor.document.reset(outside)
+    assert editor.document.undo_stack.count() == 0
+    assert sorted(editor.scene.nodes) == ["ceo", "checker", "engineer", "intern"]
+    assert {e.channel for e in editor.scene.edge_items()} == set(outside.channels)
+    assert editor.scene.node("ceo").agent.role == org.agent("ceo").role
+    assert any("cannot be reached" in d.message for d in editor.scene.node("intern").diagnostics)
+
+
+def test_dark_palette_and_default_model_badge(make_editor, template_org, artifacts):
+    from orgruntime import ModelDefaults, SetOrgField
+
+    from widgets import DARK, LIGHT
+
+    org, _ = template_org("startup")
+    editor = make_editor(org)
+    editor.view.fit_all()
+    assert editor.scene.node("ceo").default_model == "local/smollm2-135m-instruct"
+    editor.apply_edit(SetOrgField("defaults", ModelDefaults(model="openai/gpt-4o-mini")))
+    assert editor.scene.node("ceo").default_model == "openai/gpt-4o-mini"
+    light = editor.grab().toImage()
+    editor.scene.set_palette(DARK)
+    assert editor.scene.node("ceo").palette is DARK and editor.scene.edge_items()[0].palette is DARK
+    shot = editor.grab()
+    shot.save(str(artifacts / "graph_editor_dark.png"))
+    assert shot.toImage() != light
+    centre = editor.view.viewport().rect().topLeft() + QPoint(5, 5)
+    assert shot.toImage().pixelColor(editor.view.mapTo(editor, centre)).lightness() < 100  # a dark canvas
+    editor.scene.set_palette(LIGHT)
