@@ -23,6 +23,7 @@ from orgruntime.vcs._fork import ForkResult, Lineage, fetch, fork, lineage, pull
 from orgruntime.vcs._history import diff_revisions, org_at_revision
 from orgruntime.vcs._merge import merge_orgs
 from orgruntime.vcs._pending import PendingMerge
+from orgruntime.vcs._progress import GitProgress
 from orgruntime.vcs._repo import commit_all, current_branch, dirty_files, head_commit, init_repo, is_dirty
 from orgruntime.vcs._repo_merge import MergeOutcome, MergeStatus, abort_merge, commit_merge, merge, pending_merge, resolve
 from orgruntime.vcs._resolve import apply_resolution
@@ -42,6 +43,7 @@ __all__ = [
     "Edited",
     "ForkResult",
     "GitCommandFailed",
+    "GitProgress",
     "Lineage",
     "MergeOutcome",
     "MergeResult",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from orgruntime.vcs import _git
 from orgruntime.vcs._driver import install_merge_driver
 from orgruntime.vcs._errors import GitCommandFailed, MergeStateError, UnsafeNameError
 from orgruntime.vcs._names import check_branch_name, check_clone_source, check_remote_name
+from orgruntime.vcs._progress import GitProgress, line_handler
 from orgruntime.vcs._repo import current_branch, head_commit, repo_root
 from orgruntime.vcs._repo_merge import MergeOutcome, merge
 
@@ -41,27 +42,30 @@ class Lineage:
 
 
 def fork(source: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None, *, branch: str | None = None,
-         merge_driver: Sequence[str] | None = None) -> ForkResult:
+         merge_driver: Sequence[str] | None = None, progress: Callable[[GitProgress], None] | None = None) -> ForkResult:
     """`fork(src, dest)` clones a folder or URL into `dest`; `fork(path, branch=NAME)` makes and checks out a branch.
 
-    `merge_driver` (the command line that runs `orgide merge-driver`) is installed into the fork when given.
+    `merge_driver` (the command line that runs `orgide merge-driver`) is installed into the fork when given;
+    `progress` receives the clone's progress as git reports it.
     """
     if (dest is None) == (branch is None):
         raise UnsafeNameError("fork needs either a destination folder or a branch name, not both")
     if branch is not None:
         return _fork_branch(repo_root(source), check_branch_name(branch), merge_driver)
-    return _clone(str(source), Path(dest).expanduser().resolve(), merge_driver)  # type: ignore[arg-type]
+    return _clone(str(source), Path(dest).expanduser().resolve(), merge_driver, progress)  # type: ignore[arg-type]
 
 
-def _clone(source: str, dest: Path, merge_driver: Sequence[str] | None) -> ForkResult:
+def _clone(source: str, dest: Path, merge_driver: Sequence[str] | None,
+           progress: Callable[[GitProgress], None] | None) -> ForkResult:
     checked = check_clone_source(source)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UnsafeNameError(f"{dest} already exists and is not an empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     created = not dest.exists()
     try:
-        _git.run_outside(dest.parent, "clone", "--quiet", "--origin", UPSTREAM, "--no-recurse-submodules",
-                         "--", checked, str(dest), network=True)
+        _git.run_outside(dest.parent, "clone", "--progress" if progress else "--quiet", "--origin", UPSTREAM,
+                         "--no-recurse-submodules", "--", checked, str(dest), network=True,
+                         progress=line_handler(progress))
     except GitCommandFailed:
         if created and dest.exists() and not (dest / ".git" / "HEAD").exists():
             _remove_tree(dest)
@@ -107,7 +111,8 @@ def lineage(path: str | os.PathLike[str]) -> Lineage:
     return Lineage(branch=branch, head=head, upstream=upstream, upstream_url=url or None, ahead=ahead, behind=behind)
 
 
-def fetch(path: str | os.PathLike[str], remote: str = UPSTREAM) -> None:
+def fetch(path: str | os.PathLike[str], remote: str = UPSTREAM, *,
+          progress: Callable[[GitProgress], None] | None = None) -> None:
     """Fetch the remote's branches into `refs/remotes/<remote>/`, by its checked URL (never its config commands)."""
     root = repo_root(path)
     check_remote_name(remote)
@@ -115,16 +120,17 @@ def fetch(path: str | os.PathLike[str], remote: str = UPSTREAM) -> None:
     if not url:
         raise MergeStateError(f"this repository has no remote called {remote!r}")
     checked = check_clone_source(url)
-    _git.run(root, "fetch", "--quiet", "--prune", "--no-recurse-submodules", "--no-write-fetch-head", "--", checked,
-             f"+refs/heads/*:refs/remotes/{remote}/*", network=True)
+    _git.run(root, "fetch", "--progress" if progress else "--quiet", "--prune", "--no-recurse-submodules",
+             "--no-write-fetch-head", "--", checked, f"+refs/heads/*:refs/remotes/{remote}/*", network=True,
+             progress=line_handler(progress))
 
 
-def pull(path: str | os.PathLike[str]) -> MergeOutcome:
+def pull(path: str | os.PathLike[str], *, progress: Callable[[GitProgress], None] | None = None) -> MergeOutcome:
     """Fetch the branch's upstream and merge it (refused, like any merge, on a dirty tree)."""
     before = lineage(path)
     if before.upstream is None:
         raise MergeStateError("this branch has no upstream to pull from")
     remote = _git.run(repo_root(path), "config", "--get", f"branch.{before.branch}.remote", check=False).text.strip()
     if remote and remote != ".":
-        fetch(path, remote)
+        fetch(path, remote, progress=progress)
     return merge(path, before.upstream)

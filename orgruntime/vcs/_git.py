@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,24 +39,26 @@ class GitResult:
 
 
 def run(root: Path, *args: str, stdin: bytes | None = None, check: bool = True, network: bool = False,
-        extra_config: Sequence[tuple[str, str]] = ()) -> GitResult:
+        extra_config: Sequence[tuple[str, str]] = (), progress: Callable[[str], None] | None = None) -> GitResult:
     """Run `git ARGS` on the repository whose work tree is `root` (which must hold `.git`).
 
     `extra_config` comes before the neutralising settings, so it can never switch them back on.
+    `progress` receives each line git writes to stderr as it comes (for `--progress` output).
     """
     git_dir = root / ".git"
     if not git_dir.exists():
         raise NotARepositoryError(f"{root} is not the root of a git repository (no .git)")
     env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(root)}
     config = [*extra_config, *_neutralising_config(network), *_filter_overrides(root, env)]
-    return _execute(root, args, config, env, stdin, check)
+    return _execute(root, args, config, env, stdin, check, progress)
 
 
-def run_outside(cwd: Path, *args: str, check: bool = True, network: bool = False) -> GitResult:
+def run_outside(cwd: Path, *args: str, check: bool = True, network: bool = False,
+                progress: Callable[[str], None] | None = None) -> GitResult:
     """Run `git ARGS` that make a repository (init, clone) from `cwd`, with no repository around it."""
     _refuse_redirecting_environment(("GIT_DIR", "GIT_WORK_TREE"))
     env = {"GIT_CEILING_DIRECTORIES": str(cwd.parent)}
-    return _execute(cwd, args, _neutralising_config(network), env, None, check)
+    return _execute(cwd, args, _neutralising_config(network), env, None, check, progress)
 
 
 # Set by a git process around us (orgide run from a hook or alias): they would point git at other files.
@@ -69,7 +74,7 @@ def _refuse_redirecting_environment(extra: Sequence[str] = ()) -> None:
 
 
 def _execute(cwd: Path, args: Sequence[str], config: Sequence[tuple[str, str]], env: dict[str, str],
-             stdin: bytes | None, check: bool) -> GitResult:
+             stdin: bytes | None, check: bool, progress: Callable[[str], None] | None = None) -> GitResult:
     _refuse_redirecting_environment()
     from git.cmd import Git  # GitPython is imported on first use: importing orgruntime stays fast
     from git.exc import GitCommandNotFound
@@ -81,11 +86,15 @@ def _execute(cwd: Path, args: Sequence[str], config: Sequence[tuple[str, str]], 
             stream.write(stdin)
             stream.seek(0)
         try:
-            status, out, err = Git(str(cwd)).execute(
-                command, istream=stream if stdin is not None else None, with_extended_output=True,
-                with_exceptions=False, stdout_as_string=False, strip_newline_in_stdout=False,
-                kill_after_timeout=_TIMEOUT_S, env=full_env, shell=False,
-            )
+            if progress is not None:
+                process = Git(str(cwd)).execute(command, as_process=True, env=full_env, shell=False)
+                status, out, err = _stream(process.proc, progress)
+            else:
+                status, out, err = Git(str(cwd)).execute(
+                    command, istream=stream if stdin is not None else None, with_extended_output=True,
+                    with_exceptions=False, stdout_as_string=False, strip_newline_in_stdout=False,
+                    kill_after_timeout=_TIMEOUT_S, env=full_env, shell=False,
+                )
         except GitCommandNotFound as missing:
             raise GitCommandFailed(list(args), 127, f"git is not installed or not on PATH: {missing}") from missing
     stderr = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
@@ -93,6 +102,35 @@ def _execute(cwd: Path, args: Sequence[str], config: Sequence[tuple[str, str]], 
     if check and result.returncode != 0:
         raise GitCommandFailed(list(args), result.returncode, stderr)
     return result
+
+
+def _stream(process: subprocess.Popen, progress: Callable[[str], None]) -> tuple[int, bytes, bytes]:
+    """Hand each stderr line (progress lines end in a carriage return) to `progress` while git runs."""
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(process.stdout.read()), daemon=True)
+    reader.start()
+    watchdog = threading.Timer(_TIMEOUT_S, process.kill)
+    watchdog.start()
+    err = bytearray()
+    pending = b""
+    try:
+        while chunk := process.stderr.read1(4096):
+            err += chunk
+            pending += chunk
+            *lines, pending = re.split(rb"[\r\n]", pending)
+            for line in lines:
+                if line.strip():
+                    progress(line.decode("utf-8", "replace"))
+        if pending.strip():
+            progress(pending.decode("utf-8", "replace"))
+        status = process.wait()
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        watchdog.cancel()
+    reader.join()
+    return status, b"".join(out), bytes(err)
 
 
 def _base_env() -> dict[str, str]:

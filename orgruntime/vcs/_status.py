@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from orgruntime.vcs import _git
 from orgruntime.vcs._errors import MergeStateError
 from orgruntime.vcs._fork import UPSTREAM, lineage
 from orgruntime.vcs._names import check_clone_source, check_repo_path
+from orgruntime.vcs._progress import GitProgress, line_handler
 from orgruntime.vcs._repo import commit_index, dirty_files, repo_root
 from orgruntime.vcs._repo_merge import pending_merge
 
@@ -76,7 +77,8 @@ def commit_staged(path: str | os.PathLike[str], message: str) -> str:
     return commit_index(root, message)
 
 
-def push(path: str | os.PathLike[str], remote: str = UPSTREAM) -> None:
+def push(path: str | os.PathLike[str], remote: str = UPSTREAM, *,
+         progress: Callable[[GitProgress], None] | None = None) -> None:
     """Push the current branch to the branch it tracks on `remote`, by the remote's checked URL."""
     root = repo_root(path)
     line = lineage(root)
@@ -85,6 +87,6 @@ def push(path: str | os.PathLike[str], remote: str = UPSTREAM) -> None:
     url = _git.run(root, "config", "--get", f"remote.{remote}.url", check=False).text.strip()
     checked = check_clone_source(url)
     target = line.upstream[len(remote) + 1:]
-    _git.run(root, "push", "--quiet", "--no-verify", "--", checked, f"refs/heads/{line.branch}:refs/heads/{target}",
-             network=True)
+    _git.run(root, "push", "--progress" if progress else "--quiet", "--no-verify", "--", checked,
+             f"refs/heads/{line.branch}:refs/heads/{target}", network=True, progress=line_handler(progress))
     _git.run(root, "update-ref", f"refs/remotes/{remote}/{target}", f"refs/heads/{line.branch}")

@@ -125,3 +125,18 @@ def test_hostile_remote_config_is_checked_before_fetching(tmp_path: Path) -> Non
     with pytest.raises(UnsafeNameError):
         fetch(mine, "-upstream")
     assert not (tmp_path / "pwned").exists() and not is_dirty(mine)
+
+
+def test_clone_and_fetch_report_progress(tmp_path: Path) -> None:
+    from orgruntime.vcs import GitProgress
+
+    source = org_repo(tmp_path / "source")
+    events: list[GitProgress] = []
+    mine = fork(f"file://{source}", tmp_path / "mine", progress=events.append).path
+    assert load_org(mine) == load_org(source)
+    receiving = [e for e in events if e.phase == "Receiving objects"]
+    assert receiving and receiving[-1].percent == 100 and all(0 <= (e.percent or 0) <= 100 for e in events)
+    change(source, "more", name="More")
+    events.clear()
+    fetch(mine, progress=events.append)
+    assert lineage(mine).behind == 1 and any(e.percent == 100 for e in events)

@@ -117,3 +117,12 @@ def test_edited_values_are_checked() -> None:
     assert added.resolve("agent:analyst", Edited(mine)).org.agent("analyst") == mine
     with pytest.raises(KeyError):
         added.resolve("agent:nobody", Side.OURS)
+
+
+def test_progress_lines_are_parsed() -> None:
+    from orgruntime.vcs._progress import parse_progress
+
+    assert parse_progress("Receiving objects:  45% (450/1000), 1.2 MiB | 3 MiB/s").percent == 45
+    assert parse_progress("remote: Counting objects: 100% (7/7), done.").phase == "Counting objects"
+    other = parse_progress("Cloning into 'x'...")
+    assert (other.phase, other.percent, other.line) == ("", None, "Cloning into 'x'...")
