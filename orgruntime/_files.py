@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,72 +73,84 @@ def _size(count: int) -> str:
     return f"{count / (1024 * 1024):.1f} MB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KB"
 
 
-def write_atomic(path: Path, text: str, *, sync: bool = True) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` all at once: temp file in the same folder, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink():
-        raise OrgSaveError(f"{path}: refusing to write through a symbolic link")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = _stage(path, text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            if sync:
-                os.fsync(stream.fileno())
-        _keep_mode(path, temp_name)
-        os.replace(temp_name, path)
-    except BaseException as problem:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        if isinstance(problem, OSError):
-            raise OrgSaveError(f"{path}: cannot write: {problem.strerror or problem}") from problem
-        raise
+        os.replace(temp, path)
+    except OSError as problem:
+        _discard(temp)
+        raise OrgSaveError(f"{path}: cannot write: {problem.strerror or problem}") from problem
 
 
 def write_files_atomic(root: Path, texts: dict[str, str]) -> None:
     """Replace many files under `root`, each atomically (temp file, fsync, rename).
 
-    The temp files are flushed to disk in parallel, which is what makes saving a large org fast;
-    no file is renamed into place before its content is durable.
+    The temp files are written and flushed to disk in parallel, which is what makes saving a large
+    org fast; no file is renamed into place before its content is durable.
     """
-    if len(texts) <= 2:
-        for relative, text in texts.items():
-            write_atomic(root / relative, text)
-        return
+    targets = {root / relative: text for relative, text in texts.items()}
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[str, Path]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
+        futures = [(pool.submit(_stage, target, text), target) for target, text in targets.items()]
+        problems = []
+        for future, target in futures:
+            try:
+                staged.append((future.result(), target))
+            except OrgSaveError as problem:
+                problems.append(problem)
     try:
-        for relative, text in texts.items():
-            target = root / relative
-            if target.is_symlink():
-                raise OrgSaveError(f"{target}: refusing to write through a symbolic link")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((temp_name, target))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
-            _keep_mode(target, temp_name)
-        with ThreadPoolExecutor(max_workers=min(32, len(staged))) as pool:
-            list(pool.map(_fsync_path, (temp for temp, _ in staged)))
-        for temp_name, target in staged:
-            os.replace(temp_name, target)
+        if problems:
+            raise problems[0]
+        for temp, target in staged:
+            os.replace(temp, target)
     except OSError as problem:
         raise OrgSaveError(f"cannot write the org: {problem.strerror or problem}") from problem
     finally:
-        for temp_name, _ in staged:
-            if os.path.exists(temp_name):
-                os.unlink(temp_name)
-    for folder in {target.parent for _, target in staged}:
+        for temp, _ in staged:
+            _discard(temp)
+    for folder in {target.parent for target in targets}:
         sync_folder(folder)
 
 
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _stage(target: Path, text: str) -> str:
+    """A durable temp file beside `target` holding `text`, with `target`'s permissions."""
+    if target.is_symlink():
+        raise OrgSaveError(f"{target}: refusing to write through a symbolic link")
+    data = text.encode("utf-8")
+    temp = str(target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp"))
     try:
+        fd = os.open(temp, _TEMP_FLAGS, 0o666)
+    except OSError as problem:
+        raise OrgSaveError(f"{target}: cannot write: {problem.strerror or problem}") from problem
+    try:
+        try:
+            os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+        except FileNotFoundError:
+            pass
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except OSError as problem:
         os.close(fd)
+        _discard(temp)
+        raise OrgSaveError(f"{target}: cannot write: {problem.strerror or problem}") from problem
+    os.close(fd)
+    return temp
+
+
+def _discard(temp: str) -> None:
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
 
 
 def sync_folder(folder: Path) -> None:
@@ -153,17 +165,3 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _keep_mode(path: Path, temp_name: str) -> None:
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    os.chmod(temp_name, mode)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

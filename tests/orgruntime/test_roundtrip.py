@@ -187,3 +187,17 @@ def test_saving_keeps_keys_it_does_not_know_and_block_style_channels(tmp_path):
     assert "  - from: a\n    to: b\n    kind: delegates\n" in text
     _, problems = check_org(root)
     assert [str(p) for p in problems] == ["org.yaml:3:1: error: unknown key 'x-owner' (expected one of: name, description, entry, defaults, budget, max_concurrency, channels)"]
+
+
+def test_a_rewritten_file_keeps_its_permissions(tmp_path):
+    import dataclasses as dc
+    import os
+    import stat
+
+    root = tmp_path / "org"
+    org = load_org(Path(__file__).resolve().parents[2] / "resources" / "templates" / "startup")
+    save_org(org, root)
+    os.chmod(root / "org.yaml", 0o600)
+    save_org(dc.replace(org, name="Renamed"), root)
+    assert stat.S_IMODE(os.stat(root / "org.yaml").st_mode) == 0o600
+    assert load_org(root).name == "Renamed"
