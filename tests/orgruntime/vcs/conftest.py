@@ -84,6 +84,8 @@ def make_hostile(root: Path, markers: Path) -> None:
         "sequence.editor": f"touch '{markers / 'sequence-editor'}'; true",
         "gc.auto": "1",
         "log.showSignature": "true",
+        "protocol.allow": "always",
+        "protocol.ext.allow": "always",
         "core.worktree": str(root.parent),
     }
     for key, value in settings.items():

@@ -100,3 +100,13 @@ def test_reading_history_never_verifies_signatures_with_a_hostile_program(tmp_pa
     assert_no_markers(markers)
     plain_git(root, "--work-tree", str(root), "log", "-1", "signed", check=False)  # plain git does run it
     assert (markers / "gpg").exists()
+
+
+def test_an_insteadof_rewrite_to_a_command_transport_is_blocked(tmp_path: Path, markers: Path) -> None:
+    source = org_repo(tmp_path / "source")
+    mine = fork(source, tmp_path / "mine").path
+    plain_git(mine, "config", f"url.ext::sh -c touch% {markers}/ext.insteadOf", "https://example.invalid/")
+    plain_git(mine, "config", "remote.upstream.url", "https://example.invalid/org.git")
+    with pytest.raises(GitCommandFailed):
+        fetch(mine)
+    assert_no_markers(markers)
