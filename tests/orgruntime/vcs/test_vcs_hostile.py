@@ -107,6 +107,7 @@ def test_an_insteadof_rewrite_to_a_command_transport_is_blocked(tmp_path: Path, 
     mine = fork(source, tmp_path / "mine").path
     plain_git(mine, "config", f"url.ext::sh -c touch% {markers}/ext.insteadOf", "https://example.invalid/")
     plain_git(mine, "config", "remote.upstream.url", "https://example.invalid/org.git")
+    plain_git(mine, "config", "protocol.ext.allow", "always")
     with pytest.raises(GitCommandFailed):
         fetch(mine)
     assert_no_markers(markers)
