@@ -36,8 +36,12 @@ class FindBar(QWidget):
         previous.clicked.connect(lambda: self.step(-1))
         following.clicked.connect(lambda: self.step(1))
         close.clicked.connect(self.close_bar)
-        scene.nodes_changed.connect(lambda: self.search(self.field.text()) if self.isVisible() else None)
+        scene.nodes_changed.connect(self._nodes_changed)
         self.hide()
+
+    def _nodes_changed(self) -> None:
+        if self.isVisible():
+            self.search(self.field.text())
 
     def open_bar(self) -> None:
         self.show()

@@ -236,10 +236,17 @@ class GraphEditor(QWidget):
     # --- internals ---
     def _build_actions(self) -> None:
         stack = self.document.undo_stack
-        undo = stack.createUndoAction(self, "Undo")
+        undo, redo = QAction("Undo", self), QAction("Redo", self)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = stack.createRedoAction(self, "Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        undo.triggered.connect(stack.undo)
+        redo.triggered.connect(stack.redo)
+        undo.setEnabled(stack.canUndo())
+        redo.setEnabled(stack.canRedo())
+        stack.canUndoChanged.connect(undo.setEnabled)
+        stack.canRedoChanged.connect(redo.setEnabled)
+        stack.undoTextChanged.connect(self._undo_text_changed)
+        stack.redoTextChanged.connect(self._redo_text_changed)
         self._register("undo", undo)
         self._register("redo", redo)
         specs = [
@@ -273,6 +280,12 @@ class GraphEditor(QWidget):
         self.toolbar.addSeparator()
         self.toolbar.addWidget(QLabel(" New channel: ", self))
         self.toolbar.addWidget(self.channel_kind)
+
+    def _undo_text_changed(self, text: str) -> None:
+        self.actions_by_name["undo"].setToolTip(f"Undo {text}" if text else "Undo")
+
+    def _redo_text_changed(self, text: str) -> None:
+        self.actions_by_name["redo"].setToolTip(f"Redo {text}" if text else "Redo")
 
     def _register(self, name: str, action: QAction) -> None:
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)

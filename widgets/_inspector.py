@@ -86,7 +86,7 @@ class Inspector(QStackedWidget):
         self.many_label = QLabel("Several items selected", self)
         self.many_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.addWidget(self.many_label)
-        document.changed.connect(lambda _old, _new: self._refresh())
+        document.changed.connect(self._document_changed)
         self.show_selection("org", None)
 
     # --- what to show ---
@@ -95,6 +95,9 @@ class Inspector(QStackedWidget):
         self.channel = value if kind == "channel" else None
         page = {"org": self.org_page, "agent": self.agent_page, "channel": self.channel_page}.get(kind, self.many_label)
         self.setCurrentWidget(page)
+        self._refresh()
+
+    def _document_changed(self, _old: Org, _new: Org) -> None:
         self._refresh()
 
     def _refresh(self) -> None:

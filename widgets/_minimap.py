@@ -24,10 +24,13 @@ class Minimap(QWidget):
         self._source = QRectF()
         self._refresh = QTimer(self, singleShot=True, interval=250)
         self._refresh.timeout.connect(self.render_scene)
-        scene.changed.connect(lambda _regions: self._refresh.start())
+        scene.changed.connect(self._scene_changed)
         view.horizontalScrollBar().valueChanged.connect(self.update)
         view.verticalScrollBar().valueChanged.connect(self.update)
         self.render_scene()
+
+    def _scene_changed(self, _regions) -> None:
+        self._refresh.start()
 
     def render_scene(self) -> None:
         rect = self._scene.nodes_rect().adjusted(-60, -60, 60, 60)
