@@ -114,7 +114,7 @@ class EdgeItem(QGraphicsItem):
         a, c, b = self._start, self._control, self._end
         ax, ay, cx, cy, bx, by = a.x(), a.y(), c.x(), c.y(), b.x(), b.y()
         left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
-        steps = 48
+        steps = 24
         inside = []
         for i in range(steps + 1):
             t = i / steps

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QBrush, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsScene
 
 from orgruntime import Channel, Diagnostic, Org, Point
@@ -16,6 +16,9 @@ from widgets._edge_item import EdgeItem
 from widgets._geometry import HORIZONTAL_SPACING, VERTICAL_SPACING
 from widgets._node_item import NodeItem
 from widgets._palette import GraphPalette, palette_for_application
+
+
+_GRID_STEP = 40
 
 
 class OrgScene(QGraphicsScene):
@@ -33,6 +36,7 @@ class OrgScene(QGraphicsScene):
         self.geometry_changed: Callable[[], None] = _nothing  # a node moved (the far view's cache listens)
         self.item_added: Callable[[object], None] = _nothing  # a node or edge joined the scene
         self.setBackgroundBrush(self.palette.background)
+        self._grid_brush = self._make_grid_brush()
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._build(document.org)
         document.changed.connect(self._sync)
@@ -85,29 +89,26 @@ class OrgScene(QGraphicsScene):
     def set_palette(self, palette: GraphPalette) -> None:
         self.palette = palette
         self.setBackgroundBrush(palette.background)
+        self._grid_brush = self._make_grid_brush()
+        self.update()
         for node in self.nodes.values():
             node.set_palette(palette)
         for edge in self.edge_items():
             edge.set_palette(palette)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        super().drawBackground(painter, rect)
-        scale = painter.worldTransform().m11()
-        if scale < 0.45:
-            return
-        step = 40.0
-        painter.setPen(QPen(self.palette.grid))
-        left = int(rect.left() // step) * step
-        top = int(rect.top() // step) * step
-        points = []
-        x = left
-        while x < rect.right():
-            y = top
-            while y < rect.bottom():
-                points.append(QPointF(x, y))
-                y += step
-            x += step
-        painter.drawPoints(points)
+        """The canvas colour, with a dot every 40 units when near enough to see them (one tiled fill)."""
+        near = painter.worldTransform().m11() >= 0.45
+        painter.fillRect(rect, self._grid_brush if near else QBrush(self.palette.background))
+
+    def _make_grid_brush(self) -> QBrush:
+        tile = QPixmap(_GRID_STEP, _GRID_STEP)
+        tile.fill(self.palette.background)
+        tile_painter = QPainter(tile)
+        tile_painter.setPen(QPen(self.palette.grid, 1.5))
+        tile_painter.drawPoint(0, 0)
+        tile_painter.end()
+        return QBrush(tile)
 
     def restore_positions(self) -> None:
         """Put every node back where the model says (after a move the model refused)."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from orgruntime import Diagnostic, Org, validate_org
 
 from widgets._document import OrgDocument
+
+
+SYNC_LIMIT = 200  # agents; larger orgs are revalidated a moment after the last edit, not on every keystroke
+DELAY_MS = 150
 
 
 class LiveValidation(QObject):
@@ -19,7 +23,21 @@ class LiveValidation(QObject):
         self._document = document
         self._org_tools = org_tools
         self.diagnostics: tuple[Diagnostic, ...] = self._validate(document.org)
+        self._timer = QTimer(self, singleShot=True, interval=DELAY_MS)
+        self._timer.timeout.connect(self.flush)
         document.changed.connect(self._recheck)
+
+    @property
+    def pending(self) -> bool:
+        return self._timer.isActive()
+
+    def flush(self) -> None:
+        """Validate the document now (if an edit is waiting for it)."""
+        self._timer.stop()
+        diagnostics = self._validate(self._document.org)
+        if diagnostics != self.diagnostics:
+            self.diagnostics = diagnostics
+            self.changed.emit(diagnostics)
 
     def _validate(self, org: Org) -> tuple[Diagnostic, ...]:
         return validate_org(org, org_tools=self._org_tools)
@@ -27,10 +45,10 @@ class LiveValidation(QObject):
     def _recheck(self, old: Org, new: Org) -> None:
         if _same_meaning(old, new):
             return
-        diagnostics = self._validate(new)
-        if diagnostics != self.diagnostics:
-            self.diagnostics = diagnostics
-            self.changed.emit(diagnostics)
+        if len(new.agents) > SYNC_LIMIT:
+            self._timer.start()
+        else:
+            self.flush()
 
 
 def _same_meaning(old: Org, new: Org) -> bool:

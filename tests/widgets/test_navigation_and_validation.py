@@ -194,3 +194,18 @@ def test_far_out_the_org_is_drawn_as_one_picture_and_stays_selectable(big_editor
     view.viewport().repaint()
     assert not view.far.active
     assert not node.flags() & QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+
+
+def test_large_orgs_are_revalidated_after_the_last_keystroke(make_editor, qtbot):
+    from widgets._validation import SYNC_LIMIT
+
+    org = generated_org(SYNC_LIMIT + 10, SYNC_LIMIT + 20, seed=2)
+    editor = make_editor(org)
+    seen = []
+    editor.validation.changed.connect(seen.append)
+    for text in ("", "a", ""):
+        editor.apply_edit(SetAgentField("a0005", "prompt", text))
+    assert editor.validation.pending and seen == []
+    qtbot.waitUntil(lambda: not editor.validation.pending, timeout=2000)
+    assert len(seen) == 1 and any("a0005" in d.message for d in seen[0])
+    assert editor.scene.node("a0005").diagnostics
