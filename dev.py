@@ -29,6 +29,7 @@ VENV = ROOT / ".venv"
 HEADLESS_VENV = ROOT / ".venv-headless"
 HEADLESS_TESTS = ["tests/orgruntime", "tests/kernels", "tests/cli", "tests/test_layers.py"]
 DEMO_ORG = ROOT / "build" / "demo-org"
+SETUP_VERSION = "2"  # bump when the setup steps change, so existing environments are rebuilt
 NO_TESTS_COLLECTED = 5  # pytest's exit code when a selection is empty
 
 
@@ -67,7 +68,8 @@ def setup(venv: Path, *, desktop: bool) -> Path:
         lock.write_text(_lock_text(desktop))
         subprocess.run([*pip, "install", "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
     subprocess.run([*pip, "install", os.environ.get("ORGIDE_TORCH", TORCH_PIN)], check=True)
-    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    # "compat" puts the checkout itself on sys.path, so packages added later need no reinstall.
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--config-settings", "editable_mode=compat", "-e", str(ROOT)], check=True)
     stamp.write_text(wanted)
     return python
 
@@ -122,7 +124,8 @@ def _lock_text(desktop: bool) -> str:
 
 
 def _fingerprint(desktop: bool) -> str:
-    digest = hashlib.sha256(_lock_text(desktop).encode())
+    digest = hashlib.sha256(SETUP_VERSION.encode())
+    digest.update(_lock_text(desktop).encode())
     digest.update((ROOT / "pyproject.toml").read_bytes())
     digest.update(os.environ.get("ORGIDE_TORCH", TORCH_PIN).encode())
     return digest.hexdigest()
