@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -9,6 +11,7 @@ from orgruntime import Edit, Org, SetAgentField, SetOrgField, apply, describe, i
 
 _TEXT_FIELDS = frozenset({"prompt", "name", "role", "description"})
 _MERGE_ID = 0x06A6
+MERGE_WINDOW_S = 2.0  # typing pauses longer than this start a new undo step
 
 
 class EditCommand(QUndoCommand):
@@ -19,6 +22,7 @@ class EditCommand(QUndoCommand):
         self._document = document
         self.edit = edit
         self.undo_edit = inverse(document.org, edit)
+        self.last_change = time.monotonic()
 
     def redo(self) -> None:
         self._document._replace(apply(self._document.org, self.edit))
@@ -34,9 +38,9 @@ class EditCommand(QUndoCommand):
         if not isinstance(other, EditCommand):
             return False
         key = _mergeable_key(self.edit)
-        if key is None or key != _mergeable_key(other.edit):
+        if key is None or key != _mergeable_key(other.edit) or other.last_change - self.last_change > MERGE_WINDOW_S:
             return False
-        self.edit = other.edit
+        self.edit, self.last_change = other.edit, other.last_change
         return True
 
 

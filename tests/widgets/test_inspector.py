@@ -113,3 +113,35 @@ def test_rejected_rename_keeps_the_agent_and_says_why(wired):
     assert editor.document.org.has_agent("engineer")
     assert "already" in inspector.last_error
     assert inspector.agent_id_field.text() == "engineer"
+
+
+def test_a_pause_in_typing_starts_a_new_undo_step(wired, monkeypatch):
+    import widgets._document as document_module
+
+    editor, inspector = wired
+    clock = [1000.0]
+    monkeypatch.setattr(document_module.time, "monotonic", lambda: clock[0])
+    editor.select_agent("engineer")
+    for text in ("A", "AB"):
+        editor.apply_edit(document_module.SetAgentField("engineer", "role", text))
+        clock[0] += 0.5
+    clock[0] += document_module.MERGE_WINDOW_S + 1
+    editor.apply_edit(document_module.SetAgentField("engineer", "role", "ABC"))
+    assert editor.document.undo_stack.count() == 2
+    editor.document.undo_stack.undo()
+    assert editor.document.org.agent("engineer").role == "AB"
+
+
+def test_prompt_editor_highlights_markdown(wired):
+    editor, inspector = wired
+    editor.select_agent("engineer")
+    inspector.agent_prompt.setPlainText("# Title\nplain `code` and **bold**\n```\nfenced\n```")
+    document = inspector.agent_prompt.document()
+
+    def formats(line: int) -> list:
+        return document.findBlockByNumber(line).layout().formats()
+
+    assert formats(0) and formats(0)[0].format.fontWeight() > 400  # the heading is bold
+    assert len(formats(1)) == 2  # code and bold, plain text left alone
+    assert formats(3) and formats(3)[0].length == len("fenced")
+    assert editor.document.org.agent("engineer").prompt.startswith("# Title")
