@@ -106,7 +106,8 @@ class FarRenderer:
         picture = QPixmap(width, height)
         picture.fill(Qt.GlobalColor.transparent)
         painter = QPainter(picture)
-        self.paint_overview(painter, QTransform().scale(width / area.width(), height / area.height()).translate(-area.left(), -area.top()))
+        to_picture = QTransform().scale(width / area.width(), height / area.height()).translate(-area.left(), -area.top())
+        self.paint_overview(painter, to_picture)
         painter.end()
         self._picture, self._picture_rect, self._picture_scale, self._picture_fresh = picture, area, scale, True
 

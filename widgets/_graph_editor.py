@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QVBoxLayout, Q
 
 from orgruntime import (
     AddChannel,
+    AgentKind,
     Channel,
     ChannelKind,
     EditError,
@@ -37,8 +38,9 @@ from widgets._view import GraphView
 class GraphEditor(QWidget):
     """Edits `document` visually. Every change is one undoable edit on `document.undo_stack`.
 
-    Signals: `selection_changed(kind, value)` with kind "org" (value None), "agent" (the id) or
-    "channel" (the Channel); `edit_failed(message)` when an edit the user asked for does not apply.
+    Signals: `selection_changed(kind, value)` with kind "org" (value None), "agent" (the id),
+    "channel" (the Channel) or "many" (the selected agent ids); `edit_failed(message)` when an edit
+    the user asked for does not apply (the core's EditError text).
     """
 
     selection_changed = Signal(str, object)
@@ -165,8 +167,6 @@ class GraphEditor(QWidget):
         self.apply_edit(ReplaceChannel(channel, Channel(source=channel.target, target=channel.source, kind=channel.kind)))
 
     def toggle_human(self, agent_id: str) -> None:
-        from orgruntime import AgentKind
-
         agent = self.document.org.agent(agent_id)
         kind = AgentKind.LLM if agent.is_human else AgentKind.HUMAN
         self.apply_edit(SetAgentField(agent_id, "kind", kind))

@@ -153,13 +153,19 @@ class Inspector(QStackedWidget):
         self.org_description.textChanged.connect(
             lambda: self._edit(SetOrgField("description", self.org_description.toPlainText())))
         self.org_entry.activated.connect(lambda _i: self._edit(SetOrgField("entry", self.org_entry.currentText())))
-        self.org_model.lineEdit().editingFinished.connect(lambda: self._set_defaults(model=self.org_model.currentText().strip() or None))
-        self.org_model.activated.connect(lambda _i: self._set_defaults(model=self.org_model.currentText().strip() or None))
+        self.org_model.lineEdit().editingFinished.connect(self._org_model_chosen)
+        self.org_model.activated.connect(self._org_model_chosen)
         self.org_temperature.committed.connect(lambda value: self._set_defaults(temperature=value))
         self.org_max_tokens.committed.connect(lambda value: self._set_defaults(max_tokens=value))
         self.org_concurrency.committed.connect(lambda value: self._set_org_if_changed("max_concurrency", value))
         self.org_budget.committed.connect(lambda budget: self._edit(SetOrgField("budget", budget)))
         self.addWidget(self.org_page)
+
+    def _org_model_chosen(self, *_args) -> None:
+        self._set_defaults(model=self.org_model.currentText().strip() or None)
+
+    def _agent_model_chosen(self, *_args) -> None:
+        self._set_agent("model", self.agent_model.currentText().strip() or None)
 
     def _set_defaults(self, **changes) -> None:
         defaults = self.document.org.defaults
@@ -221,8 +227,8 @@ class Inspector(QStackedWidget):
         self.agent_role.textEdited.connect(lambda text: self._set_agent("role", text))
         self.agent_human.clicked.connect(
             lambda checked: self._set_agent("kind", AgentKind.HUMAN if checked else AgentKind.LLM))
-        self.agent_model.lineEdit().editingFinished.connect(lambda: self._set_agent("model", self.agent_model.currentText().strip() or None))
-        self.agent_model.activated.connect(lambda _i: self._set_agent("model", self.agent_model.currentText().strip() or None))
+        self.agent_model.lineEdit().editingFinished.connect(self._agent_model_chosen)
+        self.agent_model.activated.connect(self._agent_model_chosen)
         self.agent_temperature.committed.connect(lambda value: self._set_agent("temperature", value))
         self.agent_max_tokens.committed.connect(lambda value: self._set_agent("max_tokens", value))
         self.agent_tools.itemChanged.connect(lambda _item: self._set_agent("tools", self._checked_tools()))

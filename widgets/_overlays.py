@@ -121,7 +121,8 @@ class Overlays(QObject):
             c: Channel = edge.channel
             if kind is not None and c.kind != kind:
                 continue
-            if (c.source, c.target) == (source, target) or (c.kind is ChannelKind.PEERS and (c.target, c.source) == (source, target)):
+            reverse_peer = c.kind is ChannelKind.PEERS and (c.target, c.source) == (source, target)
+            if (c.source, c.target) == (source, target) or reverse_peer:
                 found.append(edge)
         return found
 

@@ -163,3 +163,25 @@ def test_rapid_prompt_edits_merge_into_one_step_but_other_fields_do_not(startup_
     assert editor.document.org.agent("engineer").prompt == "ABC"
     editor.document.undo_stack.undo()
     assert editor.document.org == original
+
+
+def test_node_and_canvas_context_menus(startup_editor):
+    from PySide6.QtCore import QPointF
+
+    from orgruntime import AgentKind
+
+    editor = startup_editor
+    editor.select_agent("reviewer")
+    node = editor.scene.node("reviewer")
+    menu = editor.context_menu(node, node.scenePos())
+    texts = [action.text() for action in menu.actions()]
+    assert {"Rename", "Duplicate", "Copy", "Delete", "Make entry agent", "Human seat"} <= set(texts)
+    next(a for a in menu.actions() if a.text() == "Human seat").trigger()
+    assert editor.document.org.agent("reviewer").kind is AgentKind.HUMAN
+    next(a for a in menu.actions() if a.text() == "Make entry agent").trigger()
+    assert editor.document.org.entry == "reviewer"
+    canvas = editor.context_menu(None, QPointF(5000, 5000))
+    next(a for a in canvas.actions() if a.text() == "Add agent here").trigger()
+    added = editor.document.org.layout.get("agent")
+    assert (added.x, added.y) == (5000, 5000)
+    assert editor.document.undo_stack.count() == 3
