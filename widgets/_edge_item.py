@@ -39,8 +39,7 @@ class EdgeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         source.edges.append(self)
         target.edges.append(self)
-        self.update_geometry()
-        self._refresh_tooltip()
+        self.update_geometry()  # the tooltip is written on first hover
 
     def detach(self) -> None:
         for node in (self.source_node, self.target_node):
@@ -96,6 +95,7 @@ class EdgeItem(QGraphicsItem):
         return stroker.createStroke(self._path)
 
     def hoverEnterEvent(self, event) -> None:
+        self._refresh_tooltip()
         self.hovered = True
         self.update()
         super().hoverEnterEvent(event)

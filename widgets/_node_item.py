@@ -60,8 +60,7 @@ class NodeItem(QGraphicsItem):
         self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setZValue(1)
-        self._refresh_tooltip()
+        self.setZValue(1)  # the tooltip is written on first hover: thousands of nodes open faster
 
     @property
     def agent_id(self) -> str:
@@ -147,6 +146,7 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event) -> None:
+        self._refresh_tooltip()
         self.hovered = True
         self.update()
         super().hoverEnterEvent(event)

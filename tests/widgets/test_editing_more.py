@@ -185,3 +185,16 @@ def test_node_and_canvas_context_menus(startup_editor):
     added = editor.document.org.layout.get("agent")
     assert (added.x, added.y) == (5000, 5000)
     assert editor.document.undo_stack.count() == 3
+
+
+def test_hovering_an_edge_shows_its_kind(startup_editor):
+    editor = startup_editor
+    edge = editor.scene.edge(CEO_ENGINEER)
+    middle = viewport_point(editor, edge._path.pointAtPercent(0.5))
+    QTest.mouseMove(editor.view.viewport(), middle)
+    assert edge.hovered
+    assert edge.toolTip() == "ceo -> engineer (delegates)"
+    node = editor.scene.node("ceo")
+    QTest.mouseMove(editor.view.viewport(), node_center(editor, "ceo"))
+    assert not edge.hovered and node.hovered
+    assert "entry agent" in node.toolTip()
