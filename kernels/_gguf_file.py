@@ -85,10 +85,16 @@ class GGUFFile:
         info = self.tensors[name]
         return np.frombuffer(self._map, dtype=np.uint8, count=info.nbytes, offset=info.offset)
 
-    def release_pages(self) -> None:
-        """Drop the map's pages from this process's resident memory (they reload on access)."""
-        if hasattr(mmap, "MADV_DONTNEED"):
+    def release_pages(self, name: str | None = None) -> None:
+        """Drop the map's pages (of tensor `name`, or all) from resident memory; they reload on access."""
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        if name is None:
             self._map.madvise(mmap.MADV_DONTNEED)
+            return
+        info = self.tensors[name]
+        start = info.offset - info.offset % mmap.PAGESIZE
+        self._map.madvise(mmap.MADV_DONTNEED, start, info.offset + info.nbytes - start)
 
     def close(self) -> None:
         try:

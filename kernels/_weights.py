@@ -76,6 +76,9 @@ class WeightLoader:
         sizes = tuple(s[0] for s in shapes)
         affines = [group_affine(self.file.tensor_bytes(n), self.file.tensors[n].qtype, s) for n, s in zip(names, shapes, strict=True)]
         combined = concat_affine(affines) if all(a is not None for a in affines) else None  # type: ignore[arg-type]
+        if combined is not None and "token_embd.weight" not in names:  # embeddings are still read row by row
+            for name in names:
+                self.file.release_pages(name)
         if combined is None:
             dense = [dequantize(self.file.tensor_bytes(n), self.file.tensors[n].qtype, s) for n, s in zip(names, shapes, strict=True)]
             return LinearGroup(DenseLinear(torch.from_numpy(np.concatenate(dense)), bias_vector), sizes)
