@@ -108,6 +108,7 @@ class Overlays(QObject):
             near = (stored.x, stored.y) if stored is not None else (0.0, 0.0)
             stored = free_position(occupied, near)
         ghost = NodeItem(agent, is_entry=False, palette=self._scene.palette)
+        ghost.default_model = (base or self._scene.document.org).defaults.model
         ghost.setFlags(ghost.GraphicsItemFlag(0))
         ghost.setAcceptHoverEvents(True)
         ghost.setPos(stored.x, stored.y)
