@@ -149,7 +149,8 @@ async def _perform(engine: Engine, agent_id: str, call: ToolCall) -> None:
     if call.name == "run_python" and not engine.config.trusted:
         _refuse(engine, agent_id, call, "run_python only runs in a trusted org")
         return
-    engine.emit(ToolCalled, agent=agent_id, call_id=call.id, name=call.name, arguments=dict(call.arguments))
+    if call.id not in engine.state.agents[agent_id].started:  # begun before a crash: its outcome is unknown, so run it again
+        engine.emit(ToolCalled, agent=agent_id, call_id=call.id, name=call.name, arguments=dict(call.arguments))
     try:
         output = await call_tool(engine.tool_context, call.name, call.arguments)
     except ToolError as error:

@@ -116,6 +116,8 @@ class Engine:
         self.info["resumed"] = int(self.info.get("resumed", 0)) + 1
         self._write_info()
         self.emit(RunStarted, org_name=self.org.name, entry=self.org.entry, task=self.state.task, models=dict(self.models), resumed=True)
+        if self.state.message_count == 0:  # cut short before the task was handed over
+            self.emit(MessageSent, sender=USER, recipient=self.org.entry, content=self.state.task, message_id=self.next_message_id())
         await self._drive()
 
     async def _drive(self) -> None:

@@ -52,6 +52,7 @@ class AgentState:
     active: bool = False
     waker: Message | None = None
     pending: dict[str, ToolCall] = field(default_factory=dict)  # calls of the last answer without an outcome yet, in order
+    started: set[str] = field(default_factory=set)  # pending tool calls already begun (ToolCalled)
     needs_model: bool = False  # a tool result or refusal came back: the model is called again
     reply: str | None = None  # a plain answer not yet delivered
     invalid_answers: int = 0
@@ -156,7 +157,7 @@ class RunState:
             case MessageSent():
                 self._deliver(event)
             case ToolCalled():
-                pass
+                self.agents[event.agent].started.add(event.call_id)
             case ToolReturned():
                 agent = self.agents[event.agent]
                 self._resolve(agent, ResultTurn(event.call_id, event.name, event.result), needs_model=True)
@@ -230,6 +231,7 @@ class RunState:
 
     def _resolve(self, agent: AgentState, result: ResultTurn, *, needs_model: bool) -> None:
         agent.pending.pop(result.call_id, None)
+        agent.started.discard(result.call_id)
         agent.turns.append(result)
         agent.needs_model = agent.needs_model or needs_model
         if not agent.pending and not agent.needs_model:
