@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orgruntime._model import Agent, Channel, ChannelKind, ModelDefaults, Org
-from orgruntime.run import EVENTS_FILE, RunConfig, Runner, load_events, render_transcript
+from orgruntime.run import EVENTS_FILE, MessageSent, RunConfig, Runner, load_events, render_transcript
 from tests.orgruntime.run.orgs import write_script
 
 AGENTS = ("boss", "dev", "qa")
@@ -25,6 +25,16 @@ def answers(agent: str) -> st.SearchStrategy:
     finish = st.just({"finish": {"result": "finished"}})
     one = st.one_of(send, write, text, finish) if agent == "boss" else st.one_of(send, write, text)
     return st.lists(one, min_size=1, max_size=5)
+
+
+def assert_routes_follow_the_chart(events) -> None:
+    """Every message went along a channel, back to someone who wrote to the sender, or is the task."""
+    wrote_to: set[tuple[str, str]] = set()
+    for event in events:
+        if isinstance(event, MessageSent):
+            route = (event.sender, event.recipient)
+            assert event.sender == "user" or route in CHANNELS or (event.recipient, event.sender) in wrote_to, route
+            wrote_to.add(route)
 
 
 SCRIPTS = st.fixed_dictionaries({agent: answers(agent) for agent in AGENTS})
@@ -51,6 +61,7 @@ def test_resuming_from_any_cut_of_the_log_gives_the_same_transcript(script, cut:
         whole = asyncio.run(runner.run(org, "go", runs_dir=folder / "a", run_id="run"))
         assert whole.status in {"completed", "failed", "stalled"}
         original = load_events(folder / "a" / "run").events
+        assert_routes_follow_the_chart(original)
         lines = (folder / "a" / "run" / EVENTS_FILE).read_bytes().splitlines(keepends=True)
         keep = 1 + cut % (len(lines) - 1)  # at least RunStarted, never the RunFinished line
         shutil.copytree(folder / "a" / "run", folder / "b" / "run")
