@@ -115,18 +115,22 @@ class EdgeItem(QGraphicsItem):
         ax, ay, cx, cy, bx, by = a.x(), a.y(), c.x(), c.y(), b.x(), b.y()
         left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
         steps = 24
-        inside = []
-        for i in range(steps + 1):
+        first = last = -1
+        px, py = ax, ay
+        for i in range(1, steps + 1):
             t = i / steps
             u = 1 - t
             x = u * u * ax + 2 * u * t * cx + t * t * bx
             y = u * u * ay + 2 * u * t * cy + t * t * by
-            if left <= x <= right and top <= y <= bottom:
-                inside.append(i)
-        if not inside:
+            # the chord from the previous sample may cross the box even when neither end is in it
+            if min(px, x) <= right and max(px, x) >= left and min(py, y) <= bottom and max(py, y) >= top:
+                if first < 0:
+                    first = i - 1
+                last = i
+            px, py = x, y
+        if first < 0:
             return QPainterPath()
-        t0, t1 = max(0, inside[0] - 1) / steps, min(steps, inside[-1] + 1) / steps
-        return _quad_segment(a, c, b, t0, t1)
+        return _quad_segment(a, c, b, first / steps, last / steps)
 
     def color(self) -> QColor:
         p = self.palette
@@ -145,9 +149,12 @@ class EdgeItem(QGraphicsItem):
         pen = QPen(color, 2.5 if emphasis else 1.0, EDGE_DASH.get(self.channel.kind, Qt.PenStyle.SolidLine))
         # A one-pixel cosmetic pen takes the raster engine's hairline path: about 5x faster than a wider stroke.
         pen.setCosmetic(not emphasis or detail < 0.5)
+        visible = self._visible_part(option.exposedRect)
+        if visible.isEmpty() and not emphasis:
+            return  # only the bounding box reaches into view; the curve and its heads do not
         painter.setPen(pen)
         painter.setBrush(NO_BRUSH)
-        painter.drawPath(self._visible_part(option.exposedRect))
+        painter.drawPath(visible)
         painter.setPen(NO_PEN)
         painter.setBrush(QBrush(color))
         painter.drawPolygon(_arrow_head(self._end, self._control))

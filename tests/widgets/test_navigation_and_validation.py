@@ -209,3 +209,23 @@ def test_large_orgs_are_revalidated_after_the_last_keystroke(make_editor, qtbot)
     qtbot.waitUntil(lambda: not editor.validation.pending, timeout=2000)
     assert len(seen) == 1 and any("a0005" in d.message for d in seen[0])
     assert editor.scene.node("a0005").diagnostics
+
+
+def test_a_long_edge_crossing_the_view_without_a_sample_inside_is_still_drawn():
+    from PySide6.QtCore import QPointF, QRectF
+
+    from orgruntime import Agent, Channel, ChannelKind
+
+    from widgets import EdgeItem, NodeItem
+
+    left, right = NodeItem(Agent(id="left"), is_entry=False), NodeItem(Agent(id="right"), is_entry=False)
+    left.setPos(-100_000, 0)
+    right.setPos(100_000, 0)
+    edge = EdgeItem(Channel(source="left", target="right", kind=ChannelKind.PEERS), left, right)
+    crossing = edge._path.pointAtPercent(0.52)  # between two of the 24 samples
+    view = QRectF(crossing.x() - 50, crossing.y() - 50, 100, 100)  # far smaller than the gap between samples
+    part = edge._visible_part(view)
+    assert not part.isEmpty()
+    assert part.length() < edge._path.length() / 5
+    assert edge._visible_part(QRectF(0, 50_000, 100, 100)).isEmpty()
+    assert edge._visible_part(QRectF(QPointF(-200_000, -200_000), QPointF(200_000, 200_000))) is edge._path
