@@ -7,9 +7,13 @@ guard_none_refcount()
 from widgets._autolayout import auto_layout, count_crossings, free_position  # noqa: E402
 from widgets._document import EditCommand, OrgDocument  # noqa: E402
 from widgets._edge_item import EdgeItem  # noqa: E402
+from widgets._find_bar import FindBar  # noqa: E402
 from widgets._graph_editor import GraphEditor  # noqa: E402
 from widgets._inspector import COMMON_MODELS, Inspector  # noqa: E402
+from widgets._markdown_highlighter import MarkdownHighlighter  # noqa: E402
+from widgets._minimap import Minimap  # noqa: E402
 from widgets._node_item import DiffMark, NodeItem, RunState  # noqa: E402
+from widgets._overlays import Overlays  # noqa: E402
 from widgets._palette import DARK, LIGHT, GraphPalette, palette_for_application  # noqa: E402
 from widgets._scene import OrgScene  # noqa: E402
 from widgets._validation import LiveValidation  # noqa: E402
@@ -24,13 +28,17 @@ __all__ = [
     "DiffMark",
     "EdgeItem",
     "EditCommand",
+    "FindBar",
     "GraphEditor",
     "GraphPalette",
     "GraphView",
     "LiveValidation",
+    "MarkdownHighlighter",
+    "Minimap",
     "NodeItem",
     "OrgDocument",
     "OrgScene",
+    "Overlays",
     "RunState",
     "ValidationPanel",
     "auto_layout",

@@ -149,3 +149,25 @@ def test_dark_palette_and_default_model_badge(make_editor, template_org, artifac
     centre = editor.view.viewport().rect().topLeft() + QPoint(5, 5)
     assert shot.toImage().pixelColor(editor.view.mapTo(editor, centre)).lightness() < 100  # a dark canvas
     editor.scene.set_palette(LIGHT)
+
+
+def test_show_diff_takes_any_object_with_the_diff_fields_and_places_ghosts_apart(make_editor, template_org):
+    from types import SimpleNamespace
+
+    from widgets._geometry import overlaps
+
+    org, _ = template_org("startup")
+    editor = make_editor(org)
+    diff = SimpleNamespace(agents_added=(), agents_removed=("gone",), agents_changed=(), agents_renamed=(),
+                           channels_added=(), channels_changed=(),
+                           channels_removed=(Channel(source="ceo", target="gone", kind=ChannelKind.DELEGATES),))
+    editor.show_diff(diff)
+    ghost = editor.overlays.ghost_nodes["gone"]
+    spot = (ghost.pos().x(), ghost.pos().y())
+    assert not any(overlaps(spot, (n.pos().x(), n.pos().y())) for n in editor.scene.nodes.values())
+    assert editor.overlays.ghost_edges[0].target_node is ghost
+    assert not ghost.flags() & ghost.GraphicsItemFlag.ItemIsSelectable
+    editor.show_diff(diff)  # showing again replaces, never stacks
+    assert len(editor.overlays.ghost_nodes) == 1 and len(editor.overlays.ghost_edges) == 1
+    editor.clear_diff()
+    assert ghost.scene() is None
