@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QBrush, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsScene
 
 from orgruntime import Channel, Diagnostic, Org, Point
@@ -36,7 +36,7 @@ class OrgScene(QGraphicsScene):
         self.geometry_changed: Callable[[], None] = _nothing  # a node moved (the far view's cache listens)
         self.item_added: Callable[[object], None] = _nothing  # a node or edge joined the scene
         self.setBackgroundBrush(self.palette.background)
-        self._grid_brush = self._make_grid_brush()
+        self._grid_tile: tuple[int, QBrush] | None = None
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._build(document.org)
         document.changed.connect(self._sync)
@@ -89,7 +89,7 @@ class OrgScene(QGraphicsScene):
     def set_palette(self, palette: GraphPalette) -> None:
         self.palette = palette
         self.setBackgroundBrush(palette.background)
-        self._grid_brush = self._make_grid_brush()
+        self._grid_tile = None
         self.update()
         for node in self.nodes.values():
             node.set_palette(palette)
@@ -97,12 +97,29 @@ class OrgScene(QGraphicsScene):
             edge.set_palette(palette)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        """The canvas colour, with a dot every 40 units when near enough to see them (one tiled fill)."""
-        near = painter.worldTransform().m11() >= 0.45
-        painter.fillRect(rect, self._grid_brush if near else QBrush(self.palette.background))
+        """The canvas colour, with a dot every 40 units when near enough to see them.
 
-    def _make_grid_brush(self) -> QBrush:
-        tile = QPixmap(_GRID_STEP, _GRID_STEP)
+        The dots are one tiled brush in device pixels (an untransformed tile fill is a plain blit);
+        the tile is remade when the zoom changes.
+        """
+        transform = painter.worldTransform()
+        scale = transform.m11()
+        if scale < 0.45:
+            painter.fillRect(rect, QBrush(self.palette.background))
+            return
+        step = max(8, round(_GRID_STEP * scale))
+        if self._grid_tile is None or self._grid_tile[0] != step:
+            self._grid_tile = (step, self._make_grid_brush(step))
+        brush = QBrush(self._grid_tile[1])
+        origin = transform.map(QPointF(0, 0))
+        brush.setTransform(QTransform.fromTranslate(origin.x() % step, origin.y() % step))
+        painter.save()
+        painter.resetTransform()
+        painter.fillRect(transform.mapRect(rect), brush)
+        painter.restore()
+
+    def _make_grid_brush(self, step: int) -> QBrush:
+        tile = QPixmap(step, step)
         tile.fill(self.palette.background)
         tile_painter = QPainter(tile)
         tile_painter.setPen(QPen(self.palette.grid, 1.5))
