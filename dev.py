@@ -91,6 +91,8 @@ def run_all_tests(pytest_args: list[str]) -> int:
     env = _env()
     env["QT_QPA_PLATFORM"] = "offscreen"
     headless_python = setup(HEADLESS_VENV, desktop=False)
+    # The real-model tests run when the default model is cached; fetching it once is best effort.
+    subprocess.run([str(headless_python), "-m", "ide", "models", "pull", "smollm2-135m-instruct"], cwd=ROOT, env=env)
     print("== headless job: the core's tests, without PySide6 installed", flush=True)
     present = [t for t in HEADLESS_TESTS if (ROOT / t).exists()]
     headless = subprocess.run([str(headless_python), "-m", "pytest", "--durations=10", *present, *pytest_args], cwd=ROOT, env=env).returncode
