@@ -198,3 +198,31 @@ def test_hovering_an_edge_shows_its_kind(startup_editor):
     QTest.mouseMove(editor.view.viewport(), node_center(editor, "ceo"))
     assert not edge.hovered and node.hovered
     assert "entry agent" in node.toolTip()
+
+
+def test_an_invalid_org_opens_and_heals_as_it_is_edited(make_editor):
+    from orgruntime import AddAgent, Agent, Org
+
+    broken = Org(name="", entry="boss", agents=(Agent(id="solo", prompt="p"),),
+                 channels=(Channel(source="solo", target="helper", kind=ChannelKind.DELEGATES),
+                           Channel(source="solo", target="solo", kind=ChannelKind.PEERS)))
+    editor = make_editor(broken)
+    editor.view.fit_all()
+    assert not editor.scene.edge_items()  # channels to unknown agents, or to itself, are not drawn
+    assert editor.validation.diagnostics  # and are reported
+    editor.apply_edit(AddAgent(Agent(id="helper", prompt="p")))
+    assert [e.channel.target for e in editor.scene.edge_items()] == ["helper"]
+    editor.document.undo_stack.undo()
+    assert not editor.scene.edge_items()
+
+
+def test_an_org_without_agents_shows_an_empty_canvas(make_editor, qtbot):
+    from orgruntime import Org
+
+    editor = make_editor(Org(name="Empty", entry="nobody"))
+    editor.view.fit_all()
+    editor.actions_by_name["layout"].trigger()
+    editor.minimap.render_scene()
+    assert editor.document.undo_stack.count() == 0
+    assert editor.add_agent() == "agent"
+    assert editor.scene.selected_agent_ids() == ["agent"]
