@@ -229,3 +229,16 @@ def test_a_long_edge_crossing_the_view_without_a_sample_inside_is_still_drawn():
     assert part.length() < edge._path.length() / 5
     assert edge._visible_part(QRectF(0, 50_000, 100, 100)).isEmpty()
     assert edge._visible_part(QRectF(QPointF(-200_000, -200_000), QPointF(200_000, 200_000))) is edge._path
+
+
+def test_single_letter_shortcuts_never_fire_while_typing(big_editor):
+    editor = big_editor
+    QTest.keyClick(editor.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(editor.find_bar.field, "fl")
+    assert editor.find_bar.field.text() == "fl"
+    assert editor.document.undo_stack.count() == 0  # "l" did not lay out
+    editor.find_bar.close_bar()
+    editor.select_agent("a0001")
+    QTest.keyClick(editor.view, Qt.Key.Key_F2)
+    QTest.keyClicks(editor.rename_editor, "lf")
+    assert editor.rename_editor.text().endswith("lf") and editor.document.undo_stack.count() == 0
