@@ -147,8 +147,11 @@ class EdgeItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail > 0.3)
         emphasis = self.isSelected() or self.hovered or self.pulse
         pen = QPen(color, 2.5 if emphasis else 1.0, EDGE_DASH.get(self.channel.kind, Qt.PenStyle.SolidLine))
-        # A one-pixel cosmetic pen takes the raster engine's hairline path: about 5x faster than a wider stroke.
-        pen.setCosmetic(not emphasis or detail < 0.5)
+        # Up to a little past 100% a one-pixel cosmetic pen (the raster engine's hairline path, about 5x
+        # faster than a wider stroke); closer in, few edges show and they thicken with the nodes.
+        pen.setCosmetic(detail < 0.5 or (not emphasis and detail <= 1.25))
+        if not emphasis and detail > 1.25:
+            pen.setWidthF(1.3)
         visible = self._visible_part(option.exposedRect)
         if visible.isEmpty() and not emphasis:
             return  # only the bounding box reaches into view; the curve and its heads do not

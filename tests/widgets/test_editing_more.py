@@ -226,3 +226,12 @@ def test_an_org_without_agents_shows_an_empty_canvas(make_editor, qtbot):
     assert editor.document.undo_stack.count() == 0
     assert editor.add_agent() == "agent"
     assert editor.scene.selected_agent_ids() == ["agent"]
+
+
+def test_drag_an_edge_source_end_onto_another_node(startup_editor):
+    editor = startup_editor
+    editor.select_channel(CEO_ENGINEER)
+    start, _ = editor.scene.edge(CEO_ENGINEER).endpoints()
+    drag(editor, viewport_point(editor, start), node_center(editor, "reviewer"))
+    assert editor.document.org.channels[0] == Channel(source="reviewer", target="engineer", kind=ChannelKind.DELEGATES)
+    assert editor.scene.selected_channels() == [editor.document.org.channels[0]]
