@@ -58,6 +58,8 @@ def setup(venv: Path, *, desktop: bool) -> Path:
     stamp = venv / ".orgide-setup"
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
+    if Path(sys.prefix).resolve() == venv.resolve():
+        sys.exit(f"dev.py runs from {venv.name}, which must be rebuilt: run it with the system Python (python3 dev.py ...)")
     print(f"setting up {venv.name} ...", flush=True)
     if venv.exists():
         shutil.rmtree(venv)
