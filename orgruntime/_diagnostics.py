@@ -23,6 +23,13 @@ class Diagnostic:
         return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message}"
 
     @property
+    def agent_id(self) -> str | None:
+        """The agent whose file the problem is in (None for org.yaml and other files)."""
+        if self.file.startswith("agents/") and self.file.endswith(".md"):
+            return self.file[len("agents/"):-len(".md")]
+        return None
+
+    @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 

@@ -69,3 +69,12 @@ def test_validating_an_edited_org_without_sources_names_the_right_files():
     org = load_org(TEMPLATES / "startup")
     broken = org.__class__(**{**{f: getattr(org, f) for f in ("name", "description", "defaults", "budget", "channels", "agents", "layout")}, "entry": "nobody"})
     assert [str(p) for p in validate_org(broken)] == ["org.yaml:1:1: error: entry: unknown agent 'nobody'"]
+
+
+def test_a_problem_names_the_agent_whose_file_it_is_in(tmp_path):
+    files, _ = CASES["unknown tool is a warning"]
+    _, problems = check_org(write_tree(tmp_path, files))
+    assert [p.agent_id for p in problems] == ["dev"]
+    files, _ = CASES["entry names an unknown agent"]
+    _, problems = check_org(write_tree(tmp_path / "b", files))
+    assert [p.agent_id for p in problems] == [None]
