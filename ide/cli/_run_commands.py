@@ -140,6 +140,15 @@ def _provenance(root: Path) -> Provenance:
         return Provenance(org_path=str(root.resolve()))
 
 
+def _register_local_engine(org: Org, model: str | None) -> None:
+    """The composition root's job: let litellm answer local/ models from the built-in engine, when a run needs it."""
+    models = [model] if model else [org.model_of(agent.id) or "" for agent in org.agents]
+    if any(name.startswith("local/") for name in models):
+        from kernels import register_litellm_provider
+
+        register_litellm_provider()
+
+
 def _config(args: argparse.Namespace, console: Console, budget: Budget | None = None, model: str | None = None, concurrency: int | None = None) -> RunConfig:
     human = StdinHumans(console) if args.human == "stdin" else NoHumans()
     return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=args.trusted, api_base=args.api_base, human=human)
@@ -152,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     root, org = loaded
     console = Console(stderr=args.json)
     budget = Budget(max_steps=args.max_steps, max_tokens=args.max_tokens, max_cost_usd=args.max_cost, max_seconds=args.max_seconds)
+    _register_local_engine(org, args.model)
     runner = Runner(_config(args, console, budget, args.model, args.max_concurrency))
     stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root))
     return _consume(stream, args.json, console)
@@ -167,6 +177,8 @@ def _resume(args: argparse.Namespace) -> int:
         return run_dir
     console = Console(stderr=args.json)
     try:
+        models = read_info(run_dir).get("models") or {}
+        _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
         stream = Runner(_config(args, console)).resume_stream(org, run_dir)
     except RunError as problem:
         print(f"orgide resume: {problem}", file=sys.stderr)

@@ -59,7 +59,9 @@ def parse_answer(text: str, tools: Sequence[ToolSpec], call_id_prefix: str) -> t
     try:
         data = json.loads(candidate)
     except json.JSONDecodeError as error:
-        raise ActionParseError(f"the answer is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        data = _first_object(candidate)
+        if data is None:
+            raise ActionParseError(f"the answer is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     if not isinstance(data, dict):
         raise ActionParseError("the answer must be a JSON object with the keys reply and actions")
     reply = data.get("reply")
@@ -83,6 +85,18 @@ def parse_answer(text: str, tools: Sequence[ToolSpec], call_id_prefix: str) -> t
     if not calls and not (reply or "").strip():
         raise ActionParseError("the answer has neither a reply nor any action")
     return reply or "", tuple(calls)
+
+
+def _first_object(text: str) -> object | None:
+    """The first JSON object in `text`, for models that wrap their answer in prose."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _strip_code_fence(text: str) -> str:

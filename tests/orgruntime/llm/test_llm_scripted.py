@@ -70,8 +70,12 @@ def test_json_answers_are_read_into_actions() -> None:
     assert (reply, calls) == ("hi", ())
     reply, calls = parse_answer('```json\n{"reply": null, "actions": [{"name": "finish", "arguments": {"result": "r"}}]}\n```', TOOLS, "j")
     assert [(c.id, c.name, c.arguments) for c in calls] == [("j0", "finish", {"result": "r"})]
+    reply, calls = parse_answer('Sure! {"reply": "wrapped", "actions": []} Hope this helps.', TOOLS, "j")
+    assert (reply, calls) == ("wrapped", ())
     for bad, message in (
         ("not json", "not valid JSON"),
+        ('"a string" and then prose', "not valid JSON"),
+        ("{broken", "not valid JSON"),
         ("[1]", "JSON object"),
         ('{"reply": 3, "actions": []}', "reply must be"),
         ('{"reply": null, "actions": {}}', "actions must be a list"),
