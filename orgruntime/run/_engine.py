@@ -260,6 +260,7 @@ class RunStream:
 
     async def _run(self) -> None:
         try:
+            await asyncio.to_thread(prepare)  # importing litellm takes seconds: never on the caller's loop
             await self._start(self._engine)
         finally:
             finished = self._engine.state.finished
@@ -276,7 +277,6 @@ class Runner:
 
     def stream(self, org: Org, task: str, *, runs_dir: Path | None = None, run_id: str | None = None, provenance: Provenance = Provenance()) -> RunStream:
         """A new run of `org` on `task`; its log goes to `runs_dir/<run_id>/` when `runs_dir` is given."""
-        prepare()
         run_id = run_id or new_run_id()
         run_dir = runs_dir / run_id if runs_dir is not None else None
         return RunStream(
@@ -303,7 +303,6 @@ class Runner:
         if not isinstance(started, RunStarted) or started.entry != org.entry or not set(started.models) <= set(org.agent_ids):
             raise RunNotResumable(f"the log in {run_dir} does not belong to this org")
         drop_torn_tail(run_dir, loaded)
-        prepare()
         return RunStream(
             lambda engine: engine.resume(loaded.events),
             lambda sink: _resumed_engine(org, self.config, run_dir, sink, started.models),
