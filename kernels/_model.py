@@ -59,14 +59,6 @@ class Rope:
         return x * cos + x[..., self.partner] * sin
 
 
-def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """One query position: q [NH, D], keys/values [NKV, S, D] -> [NH * D], heads grouped per KV head."""
-    nkv, _, d = keys.shape
-    grouped = q.view(nkv, -1, d)  # [NKV, NH/NKV, D]
-    scores = torch.bmm(grouped * d**-0.5, keys.transpose(1, 2))  # [NKV, G, S]
-    return torch.bmm(torch.softmax(scores, dim=-1), values).view(-1)  # [NH * D]
-
-
 class LlamaModel:
     def __init__(self, config: ModelConfig, embedding: Embedding, layers: list[Layer], output_norm: torch.Tensor,
                  head: LinearGroup, rope: Rope, linear_mode: LinearMode, fallback_reason: str = "") -> None:  # fmt: skip
@@ -149,17 +141,14 @@ class LlamaModel:
             cache.keys[index, :, start:end] = qk[:, nh:].transpose(0, 1)  # [NKV, T, D]
             cache.values[index, :, start:end] = v.transpose(0, 1)
             keys, values = cache.keys[index, :, :end], cache.values[index, :, :end]  # [NKV, S, D]
-            if t == 1:
-                attended = decode_attention(qk[0, :nh], keys, values)[None]  # [1, NH * D]
-            else:
-                attended = F.scaled_dot_product_attention(
-                    qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
-                    attn_mask=mask, is_causal=causal, enable_gqa=nh != nkv,
-                )[0].transpose(0, 1).reshape(t, nh * d)  # fmt: skip
+            attended = F.scaled_dot_product_attention(
+                qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
+                attn_mask=mask, is_causal=causal, enable_gqa=nh != nkv,
+            )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
             x = x + layer.attn_output.linear(attended)  # [T, H]
             normed = F.rms_norm(x, (c.hidden,), layer.ffn_norm, c.norm_eps)
             gate, up = layer.gate_up(normed)  # [T, F] each
-            x = x + layer.down.linear(F.silu(gate) * up)
+            x = x + layer.down.linear(F.silu(gate.float()) * up.float())  # in float32: SwiGLU is sensitive
         cache.length = end
         if not all_logits:
             x = x[-1:]
