@@ -11,11 +11,13 @@ import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from orgruntime import Budget, GitError, Org, OrgError, load_org
 from orgruntime.run import (
     HumanInputRequested,
+    RunStarted,
     NoHumans,
     Provenance,
     RunConfig,
@@ -98,11 +100,21 @@ class StdinHumans:
     def __init__(self, console: Console) -> None:
         self._console = console
         self._lock = asyncio.Lock()
+        self.live: Live | None = None  # the live view is held still while a person types
 
     async def answer(self, request: HumanInputRequested) -> str | None:
         async with self._lock:
-            self._console.print(f"\n[bold]{request.agent}[/bold] (a human seat) is asked by {request.sender}:\n{request.question}\nyour answer> ", end="")
-            line = await _read_line()
+            if self.live is not None:
+                self.live.stop()
+            try:
+                return await self._ask(request)
+            finally:
+                if self.live is not None:
+                    self.live.start()
+
+    async def _ask(self, request: HumanInputRequested) -> str | None:
+        self._console.print(f"\n[bold]{request.agent}[/bold] (a human seat) is asked by {request.sender}:\n{request.question}\nyour answer> ", end="")
+        line = await _read_line()
         return line.rstrip("\n") if line else None
 
 
@@ -164,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
     _register_local_engine(org, args.model)
     runner = Runner(_config(args, console, budget, args.model, args.max_concurrency))
     stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root))
-    return _consume(stream, args.json, console)
+    return _consume(stream, args.json, console, runner.config.human)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -179,20 +191,21 @@ def _resume(args: argparse.Namespace) -> int:
     try:
         models = read_info(run_dir).get("models") or {}
         _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
-        stream = Runner(_config(args, console)).resume_stream(org, run_dir)
+        runner = Runner(_config(args, console))
+        stream = runner.resume_stream(org, run_dir)
     except RunError as problem:
         print(f"orgide resume: {problem}", file=sys.stderr)
         return EXIT_NO
-    return _consume(stream, args.json, console)
+    return _consume(stream, args.json, console, runner.config.human)
 
 
-def _consume(stream: RunStream, as_json: bool, console: Console) -> int:
-    budget = {}
-    if stream.run_dir is not None:
+def _consume(stream: RunStream, as_json: bool, console: Console, human: object = None) -> int:
+    def budget() -> dict:
+        """The limits the run works under, from its run.json (written before its first event)."""
         try:
-            budget = read_info(stream.run_dir).get("budget") or {}
+            return read_info(stream.run_dir).get("budget") or {} if stream.run_dir is not None else {}
         except RunError:
-            budget = {}
+            return {}
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -203,8 +216,12 @@ def _consume(stream: RunStream, as_json: bool, console: Console) -> int:
                 sys.stdout.write(event_to_line(event) + "\n")
                 sys.stdout.flush()
             return
-        with LiveRunView(console, budget) as view:
+        with LiveRunView(console, {}) as view:
+            if isinstance(human, StdinHumans):
+                human.live = view.live
             async for event in stream:
+                if isinstance(event, RunStarted):
+                    view.view.budget = budget()
                 view.show(event)
 
     asyncio.run(main())

@@ -54,6 +54,7 @@ class RunView:
     def update(self, event: Event) -> list[str]:
         match event:
             case RunStarted(models=models, resumed=resumed):
+                self.started = time.monotonic()
                 for agent_id in models:
                     self.agents.setdefault(agent_id, AgentRow())
                 return ["(resumed)"] if resumed else [f"task: {event.task}"]
