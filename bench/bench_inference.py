@@ -9,7 +9,8 @@ llama.cpp runs through llama-cpp-python, an optional bench-only install kept out
 
 Each engine runs in its own process (so peak resident memory is its own), the two alternate, and
 each figure is the best of `--repeats` runs: on a shared machine the best run is the one least
-disturbed by others. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128
+disturbed by others. CPU milliseconds per token (process CPU time, all threads) are printed too:
+they are much steadier than wall time when other jobs compete for the cores. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128
 tokens, greedy), load seconds, peak resident memory, and achieved memory bandwidth
 (model bytes x decode tokens/s), with the ratio orgide / llama.cpp for each.
 """
@@ -59,22 +60,34 @@ def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -
 
     torch.set_num_threads(threads)
     sys.path.insert(0, str(ROOT))
-    from kernels import LocalModel, SamplingParams
+    from kernels import LocalModel
+    from kernels._local_model import PREFILL_CHUNK
 
     baseline = current_rss_mb()
     started = time.perf_counter()
-    model = LocalModel.load(model_path, max_context=len(ids) + decode + 8)
+    local = LocalModel.load(model_path, max_context=len(ids) + decode + 8)
     load = time.perf_counter() - started
-    result = model.generate(ids, SamplingParams(max_tokens=decode, ignore_eos=True))
-    assert result.completion_tokens == decode
+    model, cache = local.model, local.model.new_cache(len(ids) + decode + 8)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for begin in range(0, len(ids), PREFILL_CHUNK):
+        logits = model.forward(ids[begin : begin + PREFILL_CHUNK], cache)
+    token = int(logits[-1].argmax())
+    prefill, prefill_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(decode - 1):
+        token = int(model.forward([token], cache)[-1].argmax())
+    decode_s, decode_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    config = model.config
     return {
         "load_s": load,
-        "prefill_tps": len(ids) / result.prefill_seconds,
-        "decode_tps": (decode - 1) / result.decode_seconds,  # the first token comes from the prefill
+        "prefill_tps": len(ids) / prefill,
+        "decode_tps": (decode - 1) / decode_s,
+        "prefill_cpu_ms_per_token": prefill_cpu / len(ids) * 1e3,
+        "decode_cpu_ms_per_token": decode_cpu / (decode - 1) * 1e3,
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
-        "kv_mb": (len(ids) + decode) * model.model.config.layers * model.model.config.kv_heads * model.model.config.head_dim * 2 * 4 / 2**20,
-        "linear_mode": 1.0 if model.model.linear_mode == "fused" else 0.0,
+        "kv_mb": (len(ids) + decode) * config.layers * config.kv_heads * config.head_dim * 2 * 4 / 2**20,
+        "linear_mode": 1.0 if model.linear_mode == "fused" else 0.0,
     }
 
 
@@ -87,20 +100,22 @@ def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int)
     llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=len(ids) + decode + 8,
                 n_batch=512, verbose=False)  # fmt: skip
     load = time.perf_counter() - started
-    started = time.perf_counter()
     last_logits = lambda: np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))  # noqa: E731
+    wall, cpu = time.perf_counter(), time.process_time()
     llm.eval(ids)
     token = int(np.argmax(last_logits()))
-    prefill = time.perf_counter() - started
-    started = time.perf_counter()
+    prefill, prefill_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(decode - 1):
         llm.eval([token])
         token = int(np.argmax(last_logits()))
-    decode_s = time.perf_counter() - started
+    decode_s, decode_cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "load_s": load,
         "prefill_tps": len(ids) / prefill,
         "decode_tps": (decode - 1) / decode_s,
+        "prefill_cpu_ms_per_token": prefill_cpu / len(ids) * 1e3,
+        "decode_cpu_ms_per_token": decode_cpu / (decode - 1) * 1e3,
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
     }
@@ -117,7 +132,7 @@ def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int
 
 
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
-    lower_is_better = {"load_s", "peak_rss_mb", "baseline_rss_mb"}
+    lower_is_better = {"load_s", "peak_rss_mb", "baseline_rss_mb", "prefill_cpu_ms_per_token", "decode_cpu_ms_per_token"}
     return {key: (min if key in lower_is_better else max)(r[key] for r in runs) for key in runs[0]}
 
 
@@ -168,6 +183,8 @@ def main() -> int:
     rows = [
         ("prefill tokens/s (512-token prompt)", "prefill_tps", "{:.1f}"),
         ("decode tokens/s (batch 1, 128 tokens)", "decode_tps", "{:.1f}"),
+        ("prefill CPU ms per token (all threads)", "prefill_cpu_ms_per_token", "{:.2f}"),
+        ("decode CPU ms per token (all threads)", "decode_cpu_ms_per_token", "{:.2f}"),
         ("load seconds", "load_s", "{:.2f}"),
         ("peak resident memory MiB", "peak_rss_mb", "{:.0f}"),
         ("resident memory before loading MiB", "baseline_rss_mb", "{:.0f}"),
