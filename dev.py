@@ -77,7 +77,8 @@ def setup(venv: Path, *, desktop: bool) -> Path:
 
 
 def run_main_job(python: Path) -> int:
-    """Today's main job: make an org from the startup template, validate it and show it."""
+    """Today's main job: make an org from the startup template, validate and show it, then have the
+    default local model (pulled once) answer a question."""
     env = _env()
     if not (DEMO_ORG / "org.yaml").exists():
         DEMO_ORG.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,16 @@ def run_main_job(python: Path) -> int:
     checked = subprocess.run([str(python), "-m", "ide", "validate", str(DEMO_ORG)], env=env)
     if checked.returncode != 0:
         return checked.returncode
-    return subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env).returncode
+    shown = subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env).returncode
+    if shown != 0:
+        return shown
+    pulled = subprocess.run([str(python), "-m", "ide", "models", "pull", "smollm2-135m-instruct"], env=env).returncode
+    if pulled != 0:
+        print("the default local model could not be fetched; skipping the local generation", flush=True)
+        return 0
+    question = "In two sentences: what does a code reviewer in a small startup do?"
+    print(f"local model, asked: {question}", flush=True)
+    return subprocess.run([str(python), "-m", "ide", "generate", "--prompt", question, "--max-tokens", "64", "--seed", "1"], env=env).returncode
 
 
 def run_all_tests(pytest_args: list[str]) -> int:

@@ -19,7 +19,7 @@ def orgide(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 def test_help_lists_only_working_verbs():
     result = orgide("--help")
     assert result.returncode == 0
-    for verb in ("new", "validate", "show"):
+    for verb in ("new", "validate", "show", "edit"):
         assert f"    {verb}" in result.stdout
 
 
@@ -80,3 +80,16 @@ def test_show_of_a_broken_org_says_why(tmp_path):
     (tmp_path / "org" / "org.yaml").write_text("name: [\n")
     result = orgide("show", str(tmp_path / "org"))
     assert result.returncode == 1 and "org.yaml:2:1: error: YAML syntax" in result.stderr
+
+
+def test_edit_refuses_a_folder_that_is_not_an_org(tmp_path):
+    result = orgide("edit", str(tmp_path))
+    assert result.returncode == 2 and "is not an org folder" in result.stderr
+
+
+def test_edit_without_a_display_says_so(tmp_path):
+    orgide("new", str(tmp_path / "org"), "--no-git")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update({"PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    result = subprocess.run([sys.executable, "-m", "ide", "edit", str(tmp_path / "org")], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2 and "no display" in result.stderr

@@ -1,4 +1,3 @@
-from tests.orgruntime.llm.guard import guard_network  # noqa: F401  (autouse fixture)
 
 import pytest  # noqa: E402
 

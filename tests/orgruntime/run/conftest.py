@@ -1,1 +1,0 @@
-from tests.orgruntime.llm.guard import guard_network  # noqa: F401  (autouse fixture)
