@@ -110,11 +110,11 @@ def history_repo(folder: Path, commits: int) -> Path:
     stream = []
     for index in range(commits):
         content = f"commit {index}\n"
-        stream += [f"commit refs/heads/main", f"mark :{index + 1}", f"committer b <b@x> {1700000000 + index} +0000",
+        stream += ["commit refs/heads/main", f"mark :{index + 1}", f"committer b <b@x> {1700000000 + index} +0000",
                    f"data {len(f'c{index}')}", f"c{index}"]
         if index:
             stream.append(f"from :{index}")
-        stream += [f"M 644 inline notes.txt", f"data {len(content)}", content.rstrip("\n"), ""]
+        stream += ["M 644 inline notes.txt", f"data {len(content)}", content.rstrip("\n"), ""]
     git(root, "fast-import", "--quiet", stdin="\n".join(stream) + "\n")
     git(root, "checkout", "--quiet", "-f", "main")
     git(root, "branch", "--quiet", "--track", "topic", "main")

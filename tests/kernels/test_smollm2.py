@@ -5,7 +5,6 @@ The fast path is compared with the float reference forward (tests/kernels/refere
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
