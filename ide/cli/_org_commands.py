@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from orgruntime import (
     DEFAULT_TEMPLATE,
@@ -21,6 +20,7 @@ from orgruntime import (
     load_org,
 )
 
+from ide.cli._folders import existing_folder
 from ide.cli._vcs_commands import driver_command
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
@@ -63,9 +63,8 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not root.is_dir():
-        print(f"orgide validate: {root} is not a folder", file=sys.stderr)
+    root = existing_folder(args.path, "validate")
+    if root is None:
         return EXIT_USAGE
     org, problems = check_org(root)
     errors = sum(1 for p in problems if p.is_error)
@@ -81,9 +80,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not root.is_dir():
-        print(f"orgide show: {root} is not a folder", file=sys.stderr)
+    root = existing_folder(args.path, "show")
+    if root is None:
         return EXIT_USAGE
     try:
         org = load_org(root)

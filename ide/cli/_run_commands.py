@@ -33,6 +33,7 @@ from orgruntime.run import (
 from orgruntime.run._log import is_run_id
 from orgruntime.vcs import head_commit, is_dirty
 
+from ide.cli._folders import existing_folder
 from ide.cli._run_view import LiveRunView
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
@@ -134,9 +135,8 @@ async def _read_line() -> str:
 
 
 def _load(path: str, verb: str) -> tuple[Path, Org] | int:
-    root = Path(path)
-    if not root.is_dir():
-        print(f"orgide {verb}: {root} is not a folder", file=sys.stderr)
+    root = existing_folder(path, verb)
+    if root is None:
         return EXIT_USAGE
     try:
         return root, load_org(root)
@@ -245,9 +245,8 @@ def _run_dir(root: Path, run_id: str, verb: str) -> Path | int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not root.is_dir():
-        print(f"orgide runs: {root} is not a folder", file=sys.stderr)
+    root = existing_folder(args.path, "runs")
+    if root is None:
         return EXIT_USAGE
     runs = list_runs(root / RUNS_DIR)
     if args.json:
@@ -279,9 +278,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not root.is_dir():
-        print(f"orgide replay: {root} is not a folder", file=sys.stderr)
+    root = existing_folder(args.path, "replay")
+    if root is None:
         return EXIT_USAGE
     run_dir = _run_dir(root, args.run_id, "replay")
     if isinstance(run_dir, int):
