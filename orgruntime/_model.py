@@ -115,10 +115,15 @@ class Layout:
         return cls(positions=tuple(positions.items()))
 
     def as_dict(self) -> dict[str, Point]:
+        """A new dict of the positions (the caller may change it)."""
+        return dict(self.positions)
+
+    @cached_property
+    def _by_id(self) -> Mapping[str, Point]:
         return dict(self.positions)
 
     def get(self, agent_id: str) -> Point | None:
-        return self.as_dict().get(agent_id)
+        return self._by_id.get(agent_id)
 
 
 @dataclass(frozen=True, kw_only=True)
