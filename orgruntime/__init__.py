@@ -41,6 +41,7 @@ from orgruntime._model import (
 from orgruntime._read import AGENTS_DIR, LAYOUT_FILE, ORG_FILE, agent_file
 from orgruntime._save import SaveResult, save_org
 from orgruntime._templates import DEFAULT_TEMPLATE, TemplateInfo, create_org, list_templates, template_names
+from orgruntime._trust import TrustEntry, TrustStore, default_trust_file, origin_of
 from orgruntime._validate import check_org, validate_org
 
 __all__ = [
@@ -64,6 +65,10 @@ __all__ = [
     "BUILTIN_TOOLS",
     "DEFAULT_TEMPLATE",
     "TemplateInfo",
+    "TrustEntry",
+    "TrustStore",
+    "default_trust_file",
+    "origin_of",
     "create_org",
     "list_templates",
     "template_names",
