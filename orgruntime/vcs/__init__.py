@@ -4,11 +4,11 @@ Pure functions over the org model: `diff_orgs`, `merge_orgs` (-> `MergeResult` w
 resolvable as `Side.OURS`, `Side.THEIRS` or `Edited(value)`), `apply_resolution`, `merge_text`.
 In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_revisions`, `merge`
 (+ `pending_merge`, `resolve`, `commit_merge`, `abort_merge`), `fork`, `lineage`, `fetch`, `pull`,
-`list_branches`, `switch_branch`, `delete_branch`, `history`, `repo_status`, `stage`, `unstage`,
-`commit_staged`, `push`; and the git merge driver (`merge_file`, `install_merge_driver`).
+`list_branches`, `create_branch`, `switch_branch`, `delete_branch`, `history`, `repo_status`, `stage`, `unstage`,
+`commit_staged`, `push`, `stash` / `stash_pop` / `stashes`; the name checks the wrapper applies (`check_*`); and the git merge driver (`merge_file`, `install_merge_driver`).
 """
 
-from orgruntime.vcs._branches import CommitInfo, delete_branch, history, list_branches, switch_branch
+from orgruntime.vcs._branches import CommitInfo, create_branch, delete_branch, history, list_branches, switch_branch
 from orgruntime.vcs._conflicts import Choice, Conflict, ConflictKind, Edited, MergeResult, Side
 from orgruntime.vcs._diff import AgentChange, ChannelChange, OrgDiff, diff_orgs
 from orgruntime.vcs._driver import ATTRIBUTE_LINES, DRIVER_NAME, install_merge_driver, merge_file
@@ -22,11 +22,13 @@ from orgruntime.vcs._errors import (
 from orgruntime.vcs._fork import ForkResult, Lineage, fetch, fork, lineage, pull
 from orgruntime.vcs._history import diff_revisions, org_at_revision
 from orgruntime.vcs._merge import merge_orgs
+from orgruntime.vcs._names import check_branch_name, check_clone_source, check_remote_name, check_revision
 from orgruntime.vcs._pending import PendingMerge
 from orgruntime.vcs._progress import GitProgress
 from orgruntime.vcs._repo import commit_all, current_branch, dirty_files, head_commit, init_repo, is_dirty
 from orgruntime.vcs._repo_merge import MergeOutcome, MergeStatus, abort_merge, commit_merge, merge, pending_merge, resolve
 from orgruntime.vcs._resolve import apply_resolution
+from orgruntime.vcs._stash import StashEntry, stash, stash_pop, stashes
 from orgruntime.vcs._status import RepoStatus, commit_staged, push, repo_status, stage, staged_files, unstage
 from orgruntime.vcs._text_merge import TextMerge, merge_text
 
@@ -54,13 +56,19 @@ __all__ = [
     "PendingMerge",
     "RepoStatus",
     "Side",
+    "StashEntry",
     "TextMerge",
     "UnsafeNameError",
     "abort_merge",
     "apply_resolution",
+    "check_branch_name",
+    "check_clone_source",
+    "check_remote_name",
+    "check_revision",
     "commit_all",
     "commit_merge",
     "commit_staged",
+    "create_branch",
     "current_branch",
     "delete_branch",
     "diff_orgs",
@@ -87,6 +95,9 @@ __all__ = [
     "resolve",
     "stage",
     "staged_files",
+    "stash",
+    "stash_pop",
+    "stashes",
     "switch_branch",
     "unstage",
 ]

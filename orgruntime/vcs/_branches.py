@@ -25,6 +25,19 @@ def list_branches(path: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(line for line in result.text.splitlines() if line)
 
 
+def create_branch(path: str | os.PathLike[str], branch: str, start: str = "HEAD") -> str:
+    """Make a branch at `start` without switching to it; returns the commit it points at."""
+    root = repo_root(path)
+    check_branch_name(branch)
+    if branch in list_branches(root):
+        raise UnsafeNameError(f"a branch called {branch!r} already exists")
+    if head_commit(root) is None:
+        raise MergeStateError("cannot branch a repository with no commit yet")
+    commit = resolve_commit(root, start)
+    _git.run(root, "branch", "--quiet", "--no-track", "--", branch, commit)
+    return commit
+
+
 def switch_branch(path: str | os.PathLike[str], branch: str) -> None:
     """Check out another branch; refused while the work tree has uncommitted work (commit or stash first)."""
     root = repo_root(path)

@@ -11,7 +11,8 @@ from orgruntime.vcs._errors import MergeStateError
 from orgruntime.vcs._fork import UPSTREAM, lineage
 from orgruntime.vcs._names import check_clone_source, check_repo_path
 from orgruntime.vcs._progress import GitProgress, line_handler
-from orgruntime.vcs._repo import commit_index, dirty_files, repo_root
+from orgruntime.vcs._repo import commit_index, repo_root
+from orgruntime.vcs._pending import PendingMerge
 from orgruntime.vcs._repo_merge import pending_merge
 
 
@@ -34,11 +35,43 @@ class RepoStatus:
 
 
 def repo_status(path: str | os.PathLike[str]) -> RepoStatus:
+    """Branch, upstream, ahead/behind and every uncommitted path from one `git status --porcelain=v2` call."""
     root = repo_root(path)
-    line = lineage(root)
-    pending = pending_merge(root)
-    return RepoStatus(branch=line.branch, head=line.head, upstream=line.upstream, ahead=line.ahead, behind=line.behind,
-                      changed=dirty_files(root), staged=staged_files(root), merging=pending is not None,
+    result = _git.run(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+                      "--ignore-submodules=none", "--no-renames")
+    return _parse_status(result.text, pending_merge(root))
+
+
+def _parse_status(text: str, pending: PendingMerge | None) -> RepoStatus:
+    head = branch = upstream = None
+    ahead = behind = 0
+    tracked = False
+    changed: set[str] = set()
+    staged: set[str] = set()
+    for record in text.split("\0"):
+        if record.startswith("# branch.oid "):
+            oid = record[len("# branch.oid "):]
+            head = None if oid == "(initial)" else oid
+        elif record.startswith("# branch.head "):
+            name = record[len("# branch.head "):]
+            branch = None if name == "(detached)" else name
+        elif record.startswith("# branch.upstream "):
+            upstream = record[len("# branch.upstream "):]
+        elif record.startswith("# branch.ab "):
+            plus, minus = record[len("# branch.ab "):].split()
+            ahead, behind, tracked = int(plus), -int(minus), True
+        elif record.startswith(("1 ", "u ")):
+            fields = record.split(" ", 8 if record[0] == "1" else 10)
+            name = fields[-1]
+            changed.add(name)
+            if record[0] == "u" or fields[1][0] != ".":
+                staged.add(name)
+        elif record.startswith("? "):
+            changed.add(record[2:])
+    if not tracked:
+        upstream = None  # no upstream, or one that no longer exists
+    return RepoStatus(branch=branch, head=head, upstream=upstream, ahead=ahead, behind=behind,
+                      changed=tuple(sorted(changed)), staged=tuple(sorted(staged)), merging=pending is not None,
                       conflicts=len(pending.conflicts) if pending else 0)
 
 
