@@ -8,7 +8,7 @@ In a repository: `init_repo`, `commit_all`, `head_commit`, `is_dirty`, `diff_rev
 `commit_staged`, `push`, `stash` / `stash_pop` / `stashes`; the name checks the wrapper applies (`check_*`); and the git merge driver (`merge_file`, `install_merge_driver`).
 """
 
-from orgruntime.vcs._branches import CommitInfo, create_branch, delete_branch, history, list_branches, switch_branch
+from orgruntime.vcs._branches import CommitInfo, create_branch, delete_branch, history, list_branches, remote_branches, switch_branch
 from orgruntime.vcs._conflicts import Choice, Conflict, ConflictKind, Edited, MergeResult, Side
 from orgruntime.vcs._diff import AgentChange, ChannelChange, OrgDiff, diff_orgs
 from orgruntime.vcs._driver import ATTRIBUTE_LINES, DRIVER_NAME, install_merge_driver, merge_file
@@ -91,6 +91,7 @@ __all__ = [
     "pending_merge",
     "pull",
     "push",
+    "remote_branches",
     "repo_status",
     "resolve",
     "stage",

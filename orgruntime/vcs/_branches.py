@@ -25,6 +25,12 @@ def list_branches(path: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(line for line in result.text.splitlines() if line)
 
 
+def remote_branches(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """Remote-tracking branches (`upstream/main`, ...), as fetch left them; their symbolic HEADs left out."""
+    result = _git.run(repo_root(path), "for-each-ref", "--format=%(refname:short)%00%(symref)", "refs/remotes/")
+    return tuple(name for line in result.text.splitlines() if (name := line.split("\0")[0]) and not line.split("\0")[1])
+
+
 def create_branch(path: str | os.PathLike[str], branch: str, start: str = "HEAD") -> str:
     """Make a branch at `start` without switching to it; returns the commit it points at."""
     root = repo_root(path)

@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from orgruntime._model import Agent, Channel, ChannelKind, Org
+from orgruntime._read import ORG_FILE, agent_file
 from orgruntime.vcs._fields import AGENT_FIELDS, ORG_FIELDS, get_path, rename_ids
 from orgruntime.vcs._renames import detect_renames
 
@@ -47,19 +48,29 @@ class OrgDiff:
 
     def summary(self) -> list[str]:
         """One human line per change: "reviewer: prompt +3 -1 lines", "new channel ceo -> analyst", ..."""
-        lines = [f"new agent {agent_id}" for agent_id in self.agents_added]
-        lines += [f"removed agent {agent_id}" for agent_id in self.agents_removed]
-        lines += [f"agent {old} renamed to {new}" for old, new in self.agents_renamed]
+        return [line for _path, line in self._summary_lines()]
+
+    def summary_by_file(self) -> dict[str, tuple[str, ...]]:
+        """The summary lines grouped by the file they concern (`agents/<id>.md`, `org.yaml`), for a change list."""
+        grouped: dict[str, list[str]] = {}
+        for path, line in self._summary_lines():
+            grouped.setdefault(path, []).append(line)
+        return {path: tuple(lines) for path, lines in grouped.items()}
+
+    def _summary_lines(self) -> list[tuple[str, str]]:
+        lines = [(agent_file(agent_id), f"new agent {agent_id}") for agent_id in self.agents_added]
+        lines += [(agent_file(agent_id), f"removed agent {agent_id}") for agent_id in self.agents_removed]
+        lines += [(agent_file(new), f"agent {old} renamed to {new}") for old, new in self.agents_renamed]
         for change in self.agents_changed:
             parts = [name for name in change.fields if name != "prompt"]
             if "prompt" in change.fields:
                 parts.append(f"prompt +{change.lines_added} -{change.lines_removed} lines")
-            lines.append(f"{change.id}: {', '.join(parts)}")
-        lines += [f"new channel {c.source} -> {c.target} ({c.kind})" for c in self.channels_added]
-        lines += [f"removed channel {c.source} -> {c.target} ({c.kind})" for c in self.channels_removed]
-        lines += [f"channel {c.source} -> {c.target}: {c.before} -> {c.after}" for c in self.channels_changed]
+            lines.append((agent_file(change.id), f"{change.id}: {', '.join(parts)}"))
+        lines += [(ORG_FILE, f"new channel {c.source} -> {c.target} ({c.kind})") for c in self.channels_added]
+        lines += [(ORG_FILE, f"removed channel {c.source} -> {c.target} ({c.kind})") for c in self.channels_removed]
+        lines += [(ORG_FILE, f"channel {c.source} -> {c.target}: {c.before} -> {c.after}") for c in self.channels_changed]
         if self.org_changed:
-            lines.append(f"org: {', '.join(self.org_changed)} changed")
+            lines.append((ORG_FILE, f"org: {', '.join(self.org_changed)} changed"))
         return lines
 
     def as_json(self) -> dict[str, object]:
