@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 LOCK = ROOT / "requirements" / "all.lock"
 TORCH_PIN = "torch==2.13.0"  # a CPU or GPU build per machine, so it carries no hash
 DESKTOP_ONLY = {"pyside6-essentials", "shiboken6", "qasync", "pytest-qt"}
+INSTALLED_SEPARATELY = {"torch"}  # locked for its requirements; the build itself comes from TORCH_PIN
 VENV = ROOT / ".venv"
 HEADLESS_VENV = ROOT / ".venv-headless"
 HEADLESS_TESTS = ["tests/orgruntime", "tests/kernels", "tests/cli", "tests/test_layers.py"]
@@ -126,14 +127,15 @@ def compile_lock() -> int:
 
 
 def _lock_text(desktop: bool) -> str:
-    """The lock file, less the desktop-only packages when `desktop` is false."""
+    """The lock file, less torch (installed per machine) and the desktop-only packages when `desktop` is false."""
     blocks: list[list[str]] = []
     for line in LOCK.read_text().splitlines():
         if line and not line[0].isspace() and not line.startswith("#"):
             blocks.append([line])
         elif blocks:
             blocks[-1].append(line)
-    keep = [b for b in blocks if desktop or b[0].split("==")[0].strip().lower() not in DESKTOP_ONLY]
+    left_out = INSTALLED_SEPARATELY | (set() if desktop else DESKTOP_ONLY)
+    keep = [b for b in blocks if b[0].split("==")[0].strip().lower() not in left_out]
     return "\n".join(line for block in keep for line in block) + "\n"
 
 
