@@ -19,9 +19,11 @@ from widgets._scene import OrgScene  # noqa: E402
 from widgets._validation import LiveValidation  # noqa: E402
 from widgets._validation_panel import ValidationPanel  # noqa: E402
 from widgets._view import GraphView  # noqa: E402
+from widgets.git import ConflictResolver, GitPanel  # noqa: E402
 
 __all__ = [
     "COMMON_MODELS",
+    "ConflictResolver",
     "Inspector",
     "DARK",
     "LIGHT",
@@ -29,6 +31,7 @@ __all__ = [
     "EdgeItem",
     "EditCommand",
     "FindBar",
+    "GitPanel",
     "GraphEditor",
     "GraphPalette",
     "GraphView",

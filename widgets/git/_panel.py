@@ -1,0 +1,296 @@
+"""The git panel: branch and lineage, changes with semantic summaries, history, branches, and every git action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from orgruntime import OrgError
+from orgruntime.vcs import (
+    GitProgress,
+    MergeOutcome,
+    MergeStatus,
+    NotARepositoryError,
+    RepoStatus,
+    diff_revisions,
+    history,
+    init_repo,
+    list_branches,
+    repo_status,
+    stashes,
+)
+
+from widgets._document import OrgDocument
+from widgets.git._actions import PanelActions
+from widgets.git._branches_view import BranchesView
+from widgets.git._changes_view import ChangesView
+from widgets.git._history_view import PAGE, HistoryView
+from widgets.git._tasks import TaskRunner
+
+
+class GitPanel(QWidget):
+    """The git side of one org folder. Git actions change files on disk, never `document` directly:
+    after `tree_changed()` the application reloads the document from `folder`.
+
+    Signals: `tree_changed()`; `forked(Path dest, bool untrusted)` when a fork into a new folder is made;
+    `status_changed(branch, ahead, behind)` when any of them changes (branch "" when detached or unborn);
+    `message(text, is_error)` for what the panel also shows in its message line.
+    Slots: `refresh()`; the actions `start_fork()`, `start_merge()`, `pull()`, `push()`, `start_compare()`,
+    `compare(old, new=None)`, `resolve_conflicts()`, `clear_comparison()`.
+    """
+
+    tree_changed = Signal()
+    forked = Signal(object, bool)
+    status_changed = Signal(str, int, int)
+    message = Signal(str, bool)
+
+    def __init__(self, folder: Path, document: OrgDocument, editor=None, parent: QWidget | None = None, *,  # type: ignore[no-untyped-def]
+                 merge_driver: Sequence[str] | None = None) -> None:
+        super().__init__(parent)
+        self.folder = Path(folder).expanduser().resolve()
+        self.document = document
+        self.editor = editor
+        self.status: RepoStatus | None = None
+        self.runner = TaskRunner(self)
+        self.last_message = ""
+        self._history_limit = PAGE
+        self._emitted: tuple[str, int, int] | None = None
+        self._build()
+        self.actions = PanelActions(self, merge_driver)
+        self.runner.started.connect(self._task_started)
+        self.runner.progress.connect(self._task_progress)
+        self.runner.ended.connect(lambda _label: self._task_ended())
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(400)
+        self._refresh_timer.timeout.connect(self.refresh)
+        document.changed.connect(lambda *_: self._refresh_timer.start())
+        self.refresh()
+
+    # --- building ---
+    def _button(self, text: str, name: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
+        button = QPushButton(text, self)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda _checked=False: slot())
+        return button
+
+    def _build(self) -> None:
+        self.branch_label = QLabel(self)
+        self.branch_label.setObjectName("gitBranch")
+        self.branch_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.upstream_label = QLabel(self)
+        self.upstream_label.setObjectName("gitUpstream")
+        self.fork_button = self._button("Fork…", "gitFork", lambda: self.start_fork(), "Clone this org or another into a new folder, or branch it")
+        self.merge_button = self._button("Merge…", "gitMerge", lambda: self.start_merge(), "Merge a branch into this one")
+        self.pull_button = self._button("Pull", "gitPull", lambda: self.pull(), "Fetch the upstream and merge it")
+        self.push_button = self._button("Push", "gitPush", lambda: self.push(), "Send this branch's commits to its upstream")
+        self.compare_button = self._button("Compare…", "gitCompare", lambda: self.start_compare(), "Show what changed between two revisions on the graph")
+        self.refresh_button = self._button("↻", "gitRefresh", self.refresh, "Refresh")
+        self.init_button = self._button("Make this folder a git repository", "gitInit", self._init_repository)
+        self.resolve_button = self._button("Resolve conflicts…", "gitResolve", lambda: self.resolve_conflicts())
+        self.abort_merge_button = self._button("Abort merge", "gitAbort", lambda: self.actions.abort_merge())
+        self.merge_label = QLabel(self)
+        self.clear_compare_button = self._button("Clear comparison", "gitClearCompare", lambda: self.clear_comparison())
+        self.compare_label = QLabel(self)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("gitProgress")
+        self.progress.setTextVisible(True)
+        self.message_label = QLabel(self)
+        self.message_label.setObjectName("gitMessage")
+        self.message_label.setWordWrap(True)
+        self.changes = ChangesView(self)
+        self.history = HistoryView(self)
+        self.branches = BranchesView(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.changes, "Changes")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.branches, "Branches")
+        actions = QHBoxLayout()
+        for button in (self.fork_button, self.merge_button, self.pull_button, self.push_button, self.compare_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        actions.addWidget(self.refresh_button)
+        self.merge_bar = self._bar(self.merge_label, self.resolve_button, self.abort_merge_button)
+        self.compare_bar = self._bar(self.compare_label, self.clear_compare_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.branch_label)
+        layout.addWidget(self.upstream_label)
+        layout.addLayout(actions)
+        layout.addWidget(self.init_button)
+        layout.addWidget(self.merge_bar)
+        layout.addWidget(self.compare_bar)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.tabs, 1)
+        self.progress.hide()
+        self.compare_bar.hide()
+        self.history.more_requested.connect(self._more_history)
+        self.history.compare_requested.connect(lambda sha: self.compare(sha, None))
+
+    def _bar(self, label: QLabel, *buttons: QPushButton) -> QWidget:
+        bar = QWidget(self)
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(label, 1)
+        for button in buttons:
+            row.addWidget(button)
+        return bar
+
+    # --- state ---
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the repository again: status, changes and their summaries, branches, history."""
+        self._refresh_timer.stop()
+        try:
+            status = repo_status(self.folder)
+        except NotARepositoryError:
+            self._show_not_a_repository()
+            return
+        except OrgError as problem:
+            self.report(str(problem), error=True)
+            return
+        self.status = status
+        self.init_button.hide()
+        self.tabs.setEnabled(True)
+        self._show_status(status)
+        self.changes.show_changes(self.folder, status.changed, status.staged, *self._summaries(status))
+        try:
+            commits = history(self.folder, limit=self._history_limit + 1)
+            self.history.show_commits(commits[: self._history_limit], complete=len(commits) <= self._history_limit)
+            self.branches.show_branches(list_branches(self.folder), status.branch, stashes(self.folder))
+        except OrgError as problem:
+            self.report(str(problem), error=True)
+        self._update_enabled()
+        key = (status.branch or "", status.ahead, status.behind)
+        if key != self._emitted:
+            self._emitted = key
+            self.status_changed.emit(*key)
+
+    def _summaries(self, status: RepoStatus) -> tuple[dict[str, tuple[str, ...]], str | None]:
+        if not any(path == "org.yaml" or path.startswith(("agents/", ".orgide/")) for path in status.changed):
+            return {}, None
+        try:
+            return diff_revisions(self.folder).summary_by_file(), None
+        except OrgError as problem:
+            return {}, str(problem).splitlines()[0]
+
+    def _show_status(self, status: RepoStatus) -> None:
+        branch = status.branch or (f"detached at {status.head[:8]}" if status.head else "no commits yet")
+        self.branch_label.setText(f"Branch: <b>{branch}</b>")
+        if status.upstream:
+            self.upstream_label.setText(f"Upstream: {status.upstream}  ↑{status.ahead} ↓{status.behind}")
+        else:
+            self.upstream_label.setText("No upstream")
+        self.merge_bar.setVisible(status.merging)
+        self.merge_label.setText(f"Merge in progress: {status.conflicts} conflict(s) unresolved")
+
+    def _show_not_a_repository(self) -> None:
+        self.status = None
+        self.branch_label.setText(f"{self.folder.name} is not a git repository")
+        self.upstream_label.setText("")
+        self.init_button.show()
+        self.merge_bar.hide()
+        self.tabs.setEnabled(False)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        status, idle = self.status, not self.busy
+        has_commit = status is not None and status.head is not None
+        merging = status is not None and status.merging
+        tracked = status is not None and status.upstream is not None
+        self.fork_button.setEnabled(idle and has_commit and not merging)
+        self.merge_button.setEnabled(idle and has_commit and not merging)
+        self.pull_button.setEnabled(idle and tracked and not merging)
+        self.push_button.setEnabled(idle and tracked and not merging and status.ahead > 0)  # type: ignore[union-attr]
+        self.compare_button.setEnabled(idle and has_commit)
+        self.tabs.setEnabled(idle and status is not None)
+        self.resolve_button.setEnabled(idle)
+        self.abort_merge_button.setEnabled(idle)
+
+    def report(self, text: str, *, error: bool = False) -> None:
+        self.last_message = text
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet("color: #dc2626;" if error else "")
+        self.message.emit(text, error)
+
+    def _more_history(self) -> None:
+        self._history_limit += PAGE
+        self.refresh()
+
+    def _init_repository(self) -> None:
+        try:
+            init_repo(self.folder)
+        except OrgError as problem:
+            self.report(str(problem), error=True)
+        self.refresh()
+
+    # --- background work ---
+    def _task_started(self, label: str) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(label)
+        self.progress.show()
+        self._update_enabled()
+
+    def _task_progress(self, report: GitProgress) -> None:
+        if report.percent is None:
+            return
+        self.progress.setRange(0, 100)
+        self.progress.setValue(report.percent)
+        self.progress.setFormat(f"{report.phase} %p%")
+
+    def _task_ended(self) -> None:
+        self.progress.hide()
+        self.refresh()
+
+    # --- actions (the flows live in PanelActions) ---
+    def start_fork(self) -> None:
+        self.actions.start_fork()
+
+    def start_merge(self) -> None:
+        self.actions.start_merge()
+
+    def pull(self) -> None:
+        self.actions.pull()
+
+    def push(self) -> None:
+        self.actions.push()
+
+    def start_compare(self) -> None:
+        self.actions.start_compare()
+
+    def compare(self, old: str, new: str | None = None) -> None:
+        self.actions.compare(old, new)
+
+    def clear_comparison(self) -> None:
+        if self.editor is not None:
+            self.editor.overlays.clear_diff()
+        self.compare_bar.hide()
+
+    def resolve_conflicts(self) -> None:
+        self.actions.resolve_conflicts()
+
+    def after_merge(self, outcome: MergeOutcome) -> None:
+        match outcome.status:
+            case MergeStatus.UP_TO_DATE:
+                self.report(f"Already up to date with {outcome.theirs[:8]}.")
+            case MergeStatus.FAST_FORWARD:
+                self.report(f"Fast-forwarded to {outcome.theirs[:8]}.")
+                self.tree_changed.emit()
+            case MergeStatus.MERGED:
+                self.report(f"Merged: commit {(outcome.commit or '')[:8]} has both parents.")
+                self.tree_changed.emit()
+            case MergeStatus.CONFLICTS:
+                self.report(f"{len(outcome.conflicts)} conflict(s) to resolve.", error=True)
+                self.tree_changed.emit()
+                self.refresh()
+                self.resolve_conflicts()
+        self.refresh()
