@@ -36,3 +36,11 @@ def click(qtbot, button: QAbstractButton) -> None:  # type: ignore[no-untyped-de
 
 def wait_idle(qtbot, panel: GitPanel) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: not panel.busy, timeout=60_000)
+
+
+def tick(qtbot, panel: GitPanel, path: str, staged: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Tick (or clear) a file's box in the change list and wait for the panel to stage it."""
+    item = panel.changes.file_item(path)
+    assert item is not None, f"{path} is not in the change list"
+    item.setCheckState(0, Qt.CheckState.Checked if staged else Qt.CheckState.Unchecked)
+    qtbot.waitUntil(lambda: (path in panel.status.staged) == staged)

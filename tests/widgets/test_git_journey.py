@@ -11,7 +11,7 @@ from orgruntime import load_org, save_org
 from orgruntime.vcs import ConflictKind, history, lineage, repo_status
 from tests.orgruntime.vcs.conftest import plain_git
 from tests.orgruntime.vcs.repos import change_agent, org_repo
-from tests.widgets.git_panel_helpers import click, open_panel, wait_idle
+from tests.widgets.git_panel_helpers import click, open_panel, tick, wait_idle
 
 def test_fork_edit_merge_with_a_conflict_resolve_and_commit(qtbot, tmp_path: Path) -> None:
     source = org_repo(tmp_path / "source")
@@ -21,7 +21,7 @@ def test_fork_edit_merge_with_a_conflict_resolve_and_commit(qtbot, tmp_path: Pat
 
     # Fork… into a new folder, on the worker thread, with progress shown
     click(qtbot, source_panel.fork_button)
-    dialog = source_panel.actions.dialog
+    dialog = source_panel.flows.dialog
     dialog.dest_edit.setText(str(tmp_path / "mine"))
     click(qtbot, dialog.ok_button)
     assert source_panel.busy and source_panel.progress.isVisible()
@@ -43,8 +43,7 @@ def test_fork_edit_merge_with_a_conflict_resolve_and_commit(qtbot, tmp_path: Pat
     save_org(document.org, mine)
     panel.refresh()
     assert "reviewer: prompt +2 -1 lines" in panel.changes.summary_lines()
-    item = panel.changes.file_item("agents/reviewer.md")
-    item.setCheckState(0, Qt.CheckState.Checked)  # ticking the box stages the file
+    tick(qtbot, panel, "agents/reviewer.md")  # ticking the box stages the file
     assert repo_status(mine).staged == ("agents/reviewer.md",)
     qtbot.keyClicks(panel.changes.message, "Stricter reviewer")
     click(qtbot, panel.changes.commit_button)
@@ -58,7 +57,7 @@ def test_fork_edit_merge_with_a_conflict_resolve_and_commit(qtbot, tmp_path: Pat
     # Pull: fetch on the worker thread, merge, conflicts open the resolver
     click(qtbot, panel.pull_button)
     wait_idle(qtbot, panel)
-    resolver = panel.actions.resolver
+    resolver = panel.flows.resolver
     assert resolver is not None and resolver.isVisible(), panel.last_message
     kinds = {c.kind for c in resolver.conflicts()}
     assert ConflictKind.TEXT in kinds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -63,12 +63,23 @@ class ChangesView(QWidget):
         self._changed: tuple[str, ...] = ()
         self._staged: frozenset[str] = frozenset()
         self._filling = False
+        self._shown: tuple | None = None
         self._update_commit_button()
 
     def show_changes(self, root: Path, changed: Sequence[str], staged: Sequence[str],
                      summaries: Mapping[str, Sequence[str]], problem: str | None = None) -> None:
+        shown = (tuple(changed), {path: tuple(summaries.get(path, ())) for path in changed}, problem)
         self._changed, self._staged = tuple(changed), frozenset(staged)
         self._filling = True
+        if shown == self._shown:  # the same files and lines: only the ticks may differ
+            for path in changed:
+                item = self.file_item(path)
+                if item is not None:
+                    item.setCheckState(0, Qt.CheckState.Checked if path in self._staged else Qt.CheckState.Unchecked)
+            self._filling = False
+            self._update_buttons()
+            return
+        self._shown = shown
         self.tree.clear()
         bold = QFont(self.tree.font())
         bold.setBold(True)
@@ -91,7 +102,10 @@ class ChangesView(QWidget):
             self.tree.addTopLevelItem(note)
         self._filling = False
         self.empty_label.setVisible(not changed)
-        self.stage_all_button.setEnabled(bool(set(changed) - self._staged))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.stage_all_button.setEnabled(bool(set(self._changed) - self._staged))
         self.unstage_all_button.setEnabled(bool(self._staged))
         self._update_commit_button()
 
@@ -117,7 +131,8 @@ class ChangesView(QWidget):
             return
         staged = item.checkState(0) == Qt.CheckState.Checked
         if staged != (path in self._staged):
-            self.stage_requested.emit([path], staged)
+            # after this signal returns: staging refreshes the list, which must not delete the item mid-signal
+            QTimer.singleShot(0, lambda: self.stage_requested.emit([path], staged))
 
     def _stage_all(self, staged: bool) -> None:
         paths = [p for p in self._changed if (p in self._staged) != staged]

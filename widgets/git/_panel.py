@@ -59,7 +59,7 @@ class GitPanel(QWidget):
         self._history_limit = PAGE
         self._emitted: tuple[str, int, int] | None = None
         self._build()
-        self.actions = PanelActions(self, merge_driver)
+        self.flows = PanelActions(self, merge_driver)
         self.runner.started.connect(self._task_started)
         self.runner.progress.connect(self._task_progress)
         self.runner.ended.connect(lambda _label: self._task_ended())
@@ -92,7 +92,7 @@ class GitPanel(QWidget):
         self.refresh_button = self._button("↻", "gitRefresh", self.refresh, "Refresh")
         self.init_button = self._button("Make this folder a git repository", "gitInit", self._init_repository)
         self.resolve_button = self._button("Resolve conflicts…", "gitResolve", lambda: self.resolve_conflicts())
-        self.abort_merge_button = self._button("Abort merge", "gitAbort", lambda: self.actions.abort_merge())
+        self.abort_merge_button = self._button("Abort merge", "gitAbort", lambda: self.flows.abort_merge())
         self.merge_label = QLabel(self)
         self.clear_compare_button = self._button("Clear comparison", "gitClearCompare", lambda: self.clear_comparison())
         self.compare_label = QLabel(self)
@@ -253,22 +253,22 @@ class GitPanel(QWidget):
 
     # --- actions (the flows live in PanelActions) ---
     def start_fork(self) -> None:
-        self.actions.start_fork()
+        self.flows.start_fork()
 
     def start_merge(self) -> None:
-        self.actions.start_merge()
+        self.flows.start_merge()
 
     def pull(self) -> None:
-        self.actions.pull()
+        self.flows.pull()
 
     def push(self) -> None:
-        self.actions.push()
+        self.flows.push()
 
     def start_compare(self) -> None:
-        self.actions.start_compare()
+        self.flows.start_compare()
 
     def compare(self, old: str, new: str | None = None) -> None:
-        self.actions.compare(old, new)
+        self.flows.compare(old, new)
 
     def clear_comparison(self) -> None:
         if self.editor is not None:
@@ -276,7 +276,7 @@ class GitPanel(QWidget):
         self.compare_bar.hide()
 
     def resolve_conflicts(self) -> None:
-        self.actions.resolve_conflicts()
+        self.flows.resolve_conflicts()
 
     def after_merge(self, outcome: MergeOutcome) -> None:
         match outcome.status:
@@ -289,7 +289,7 @@ class GitPanel(QWidget):
                 self.report(f"Merged: commit {(outcome.commit or '')[:8]} has both parents.")
                 self.tree_changed.emit()
             case MergeStatus.CONFLICTS:
-                self.report(f"{len(outcome.conflicts)} conflict(s) to resolve.", error=True)
+                self.report(f"{len(outcome.conflicts)} conflict(s) to resolve.")
                 self.tree_changed.emit()
                 self.refresh()
                 self.resolve_conflicts()
