@@ -56,7 +56,7 @@ class GitPanel(QWidget):
         self.status: RepoStatus | None = None
         self.runner = TaskRunner(self)
         self.last_message = ""
-        self._history_limit = PAGE
+        self.history_limit = PAGE
         self._emitted: tuple[str, int, int] | None = None
         self._build()
         self.flows = PanelActions(self, merge_driver)
@@ -164,8 +164,8 @@ class GitPanel(QWidget):
         self._show_status(status)
         self.changes.show_changes(self.folder, status.changed, status.staged, *self._summaries(status))
         try:
-            commits = history(self.folder, limit=self._history_limit + 1)
-            self.history.show_commits(commits[: self._history_limit], complete=len(commits) <= self._history_limit)
+            commits = history(self.folder, limit=self.history_limit + 1)
+            self.history.show_commits(commits[: self.history_limit], complete=len(commits) <= self.history_limit)
             self.branches.show_branches(list_branches(self.folder), status.branch, stashes(self.folder))
         except OrgError as problem:
             self.report(str(problem), error=True)
@@ -223,7 +223,7 @@ class GitPanel(QWidget):
         self.message.emit(text, error)
 
     def _more_history(self) -> None:
-        self._history_limit += PAGE
+        self.history_limit += PAGE
         self.refresh()
 
     def _init_repository(self) -> None:
