@@ -10,9 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ide.cli import _edit_command, _model_commands, _org_commands, _run_commands, _vcs_commands
+from ide.cli import _edit_command, _model_commands, _org_commands, _run_commands, _serve_command, _vcs_commands
 
-COMMAND_MODULES = (_org_commands, _edit_command, _run_commands, _vcs_commands, _model_commands)
+COMMAND_MODULES = (_org_commands, _edit_command, _run_commands, _vcs_commands, _model_commands, _serve_command)
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 
