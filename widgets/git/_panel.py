@@ -8,17 +8,19 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
-from orgruntime import OrgError
+from orgruntime import Org, OrgError, load_org
 from orgruntime.vcs import (
     GitProgress,
     MergeOutcome,
     MergeStatus,
     NotARepositoryError,
     RepoStatus,
+    diff_orgs,
     diff_revisions,
     history,
     init_repo,
     list_branches,
+    org_at_revision,
     repo_status,
     stashes,
 )
@@ -58,6 +60,8 @@ class GitPanel(QWidget):
         self.last_message = ""
         self.history_limit = PAGE
         self._emitted: tuple[str, int, int] | None = None
+        self._page_key: tuple[str | None, int] | None = None  # the history page shown: (HEAD, length)
+        self._head_org: tuple[str, Org] | None = None  # HEAD's org, read once per commit for the summaries
         self._build()
         self.flows = PanelActions(self, merge_driver)
         self.runner.started.connect(self._task_started)
@@ -164,8 +168,11 @@ class GitPanel(QWidget):
         self._show_status(status)
         self.changes.show_changes(self.folder, status.changed, status.staged, *self._summaries(status))
         try:
-            commits = history(self.folder, limit=self.history_limit + 1)
-            self.history.show_commits(commits[: self.history_limit], complete=len(commits) <= self.history_limit)
+            page_key = (status.head, self.history_limit)
+            if page_key != self._page_key:  # a commit never changes: the page only moves with HEAD
+                commits = history(self.folder, limit=self.history_limit + 1)
+                self.history.show_commits(commits[: self.history_limit], complete=len(commits) <= self.history_limit)
+                self._page_key = page_key
             self.branches.show_branches(list_branches(self.folder), status.branch, stashes(self.folder))
         except OrgError as problem:
             self.report(str(problem), error=True)
@@ -179,7 +186,11 @@ class GitPanel(QWidget):
         if not any(path == "org.yaml" or path.startswith(("agents/", ".orgide/")) for path in status.changed):
             return {}, None
         try:
-            return diff_revisions(self.folder).summary_by_file(), None
+            if status.head is None:
+                return diff_revisions(self.folder).summary_by_file(), None
+            if self._head_org is None or self._head_org[0] != status.head:
+                self._head_org = (status.head, org_at_revision(self.folder, status.head))
+            return diff_orgs(self._head_org[1], load_org(self.folder)).summary_by_file(), None
         except OrgError as problem:
             return {}, str(problem).splitlines()[0]
 
