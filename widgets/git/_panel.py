@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from orgruntime import Org, OrgError, load_org
@@ -40,8 +40,11 @@ class GitPanel(QWidget):
     Signals: `tree_changed()`; `forked(Path dest, bool untrusted)` when a fork into a new folder is made;
     `status_changed(branch, ahead, behind)` when any of them changes (branch "" when detached or unborn);
     `message(text, is_error)` for what the panel also shows in its message line.
-    Slots: `refresh()`; the actions `start_fork()`, `start_merge()`, `pull()`, `push()`, `start_compare()`,
-    `compare(old, new=None)`, `resolve_conflicts()`, `clear_comparison()`.
+    Slots: `refresh()` (also run by itself, debounced, when the document changes or files in the folder,
+    `agents/`, `.git` or its branches change); the actions `start_fork()`, `start_merge()`, `pull()`, `push()`,
+    `start_compare()`, `compare(old, new=None)`, `resolve_conflicts()`, `clear_comparison()`, `focus_commit()`.
+    `merge_driver`: the command line git runs as the merge driver, installed into forks (the CLI's
+    `driver_command()`); None installs none.
     """
 
     tree_changed = Signal()
@@ -72,6 +75,8 @@ class GitPanel(QWidget):
         self._refresh_timer.setInterval(400)
         self._refresh_timer.timeout.connect(self.refresh)
         document.changed.connect(lambda *_: self._refresh_timer.start())
+        self._watcher = QFileSystemWatcher(self)  # saves (temp file + rename), git's index, HEAD and branch updates
+        self._watcher.directoryChanged.connect(lambda _path: self._refresh_timer.start())
         self.refresh()
 
     # --- building ---
@@ -163,6 +168,7 @@ class GitPanel(QWidget):
             self.report(str(problem), error=True)
             return
         self.status = status
+        self._watch()
         self.init_button.hide()
         self.tabs.setEnabled(True)
         self._show_status(status)
@@ -181,6 +187,12 @@ class GitPanel(QWidget):
         if key != self._emitted:
             self._emitted = key
             self.status_changed.emit(*key)
+
+    def _watch(self) -> None:
+        wanted = [self.folder / name for name in ("", "agents", ".git", ".git/refs/heads")]
+        missing = [str(path) for path in wanted if path.is_dir() and str(path) not in self._watcher.directories()]
+        if missing:
+            self._watcher.addPaths(missing)
 
     def _summaries(self, status: RepoStatus) -> tuple[dict[str, tuple[str, ...]], str | None]:
         if not any(path == "org.yaml" or path.startswith(("agents/", ".orgide/")) for path in status.changed):
@@ -280,6 +292,11 @@ class GitPanel(QWidget):
 
     def compare(self, old: str, new: str | None = None) -> None:
         self.flows.compare(old, new)
+
+    def focus_commit(self) -> None:
+        """Show the change list with the cursor in the commit message (for the app's Commit action)."""
+        self.tabs.setCurrentWidget(self.changes)
+        self.changes.message.setFocus()
 
     def clear_comparison(self) -> None:
         if self.editor is not None:
