@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-
 from orgruntime import load_org, save_org
 from orgruntime.vcs import ConflictKind, history, lineage, repo_status
 from tests.orgruntime.vcs.conftest import plain_git

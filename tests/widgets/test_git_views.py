@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from orgruntime import load_org, save_org
 from orgruntime.vcs import Conflict, ConflictKind, commit_all, create_branch, merge, pending_merge, switch_branch
 from tests.orgruntime.vcs.conftest import plain_git, write
-from tests.orgruntime.vcs.repos import change, change_agent, org_repo
+from tests.orgruntime.vcs.repos import change_agent, org_repo
 from tests.widgets.git_panel_helpers import click, open_panel
 from widgets import ConflictResolver
 from widgets.git._conflict_text import editable, parse_edited, value_text
+from widgets.git._history_view import PAGE
 from widgets.git._lanes import lane_rows
 
 
@@ -60,14 +61,13 @@ def test_history_pages_and_compare_with_the_working_tree_on_the_graph(qtbot, tmp
         write(root, "README.md", f"version {index}\n")
         commit_all(root, f"readme {index}")
     panel = open_panel(qtbot, root)
-    from widgets.git import _panel
     panel.history_limit = 3
     panel.refresh()
     panel.tabs.setCurrentWidget(panel.history)
     assert len(panel.history.commits) == 3 and panel.history.more_button.isVisible()
     click(qtbot, panel.history.more_button)
-    assert len(panel.history.commits) == 6 and not panel.history.more_button.isVisible()
-    assert _panel.PAGE == 200
+    assert len(panel.history.commits) == 6 and not panel.history.more_button.isVisible()  # 3 + PAGE asked
+    assert panel.history_limit == 3 + PAGE
 
     org = load_org(root)
     save_org(dataclasses.replace(org, agents=tuple(a for a in org.agents if a.id != "engineer"), channels=tuple(
