@@ -6,15 +6,23 @@ group `w = scale * q + offset` becomes `s = scale, z = offset + 8 * scale`. Wide
 Q5_K) are split into two nibbles, `q = 16 * hi + lo`, laid side by side along K; the input is
 repeated to match, so one op call still computes the whole product. The op takes bfloat16
 scales (its float32 form is exact but about 10x slower), so scales and zeros are chosen to lose as
-little as possible when rounded to bfloat16.
+little as possible when rounded to bfloat16. It is built from blocks of rows, so loading never
+holds more than one block's temporaries.
 
-`DequantLinear` is the plain fallback: it dequantises its codes on every call. `DenseLinear`
-holds float weights (F32/F16/BF16 tensors and Q6_K, whose groups of 16 the op cannot express).
+`Int8Linear` runs `_weight_int8pack_mm` (int8 codes, one scale per output row) for Q6_K, whose
+groups of 16 the int4 op cannot express: each row is requantised to int8 against its largest
+value (error at most 1/254 of the row's largest weight, about a quarter of Q6_K's own step).
+
+`DenseLinear` holds float weights: float32 for F32 tensors, bfloat16 for F16 and BF16 ones (the
+width the fused ops compute in). `DequantLinear` is the plain fallback: it dequantises its codes
+on every call.
+
+Every layer maps [M, K] inputs of any float dtype to [M, N] outputs, bfloat16 or float32.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -28,15 +36,41 @@ PACK_ROWS = 1024  # a multiple of the op's row tiles: packing slices equals pack
 
 class DenseLinear:
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
-        self.weight = weight.float().contiguous()  # [N, K]
-        self.bias = bias
+        self.weight = weight.contiguous()  # [N, K], float32 or bfloat16
+        self.bias = bias  # float32 [N]
         self.out_features, self.in_features = self.weight.shape
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N]
-        return torch.nn.functional.linear(x, self.weight, self.bias)
+        y = torch.nn.functional.linear(x.to(self.weight.dtype), self.weight)
+        return y if self.bias is None else y + self.bias
 
     def dequantized(self) -> torch.Tensor:
-        return self.weight
+        return self.weight.float()
+
+
+class Int8Linear:
+    """int8 codes with one scale per output row: `w[n, k] = scale[n] * codes[n, k]`."""
+
+    def __init__(self, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        self.codes = codes.contiguous()  # int8 [N, K]
+        self.scale = scale.to(torch.bfloat16).contiguous()  # [N]
+        self.bias = bias
+        self.out_features, self.in_features = self.codes.shape
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N] in bfloat16 (float32 with a bias)
+        y = torch.ops.aten._weight_int8pack_mm(x.to(torch.bfloat16), self.codes, self.scale)
+        return y if self.bias is None else y + self.bias
+
+    def dequantized(self) -> torch.Tensor:
+        return self.codes.float() * self.scale.float()[:, None]
+
+
+def requantize_int8(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [N, K] -> (int8 codes [N, K], float32 scale [N]), symmetric per row."""
+    largest = np.abs(values).max(axis=1)  # [N]
+    scale = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(values / scale[:, None]), -127, 127).astype(np.int8)
+    return codes, scale
 
 
 class DequantLinear:
@@ -55,29 +89,58 @@ class DequantLinear:
         return (groups * self.scale[..., None] + self.offset[..., None]).view(n, k)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self.dequantized(), self.bias)
+        return torch.nn.functional.linear(x.float(), self.dequantized(), self.bias)
 
 
 class Int4PackedLinear:
     def __init__(self, affine: GroupAffine, bias: torch.Tensor | None = None, dtype: torch.dtype = torch.bfloat16) -> None:
-        scale, offset = affine.scale, affine.offset
-        self.out_features, self.in_features = affine.codes.shape
-        self.split = affine.bits > 4
+        rows, cols = affine.codes.shape
+        blocks = (slice_affine(affine, row, row + PACK_ROWS) for row in range(0, rows, PACK_ROWS))
+        self._build(blocks, rows, cols, affine.bits, bias, dtype)
+
+    @classmethod
+    def from_row_blocks(cls, blocks: Iterable[GroupAffine], rows: int, cols: int, bits: int,
+                        bias: torch.Tensor | None = None, dtype: torch.dtype = torch.bfloat16) -> Int4PackedLinear:  # fmt: skip
+        """A layer from consecutive blocks of PACK_ROWS rows (the last may be shorter), packed one at a time."""
+        layer = cls.__new__(cls)
+        layer._build(blocks, rows, cols, bits, bias, dtype)
+        return layer
+
+    def _build(self, blocks: Iterable[GroupAffine], rows: int, cols: int, bits: int, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
+        self.out_features, self.in_features = rows, cols
+        self.split = bits > 4
+        self.dtype = dtype
+        self.bias = bias
+        padded = rows + (-rows % N_MULTIPLE)  # the op packs rows in tiles of 16: zero rows fill the last
+        width = 2 * cols if self.split else cols  # K as the op sees it
+        self.packed: torch.Tensor | None = None
+        self.scales_zeros = torch.zeros(width // GROUP, padded, 2, dtype=dtype)  # [K'/32, N, 2]: (scale, zero)
+        row = 0
+        for block in blocks:
+            count = block.codes.shape[0]
+            if count != min(PACK_ROWS, rows - row) or block.codes.shape[1] != cols:
+                raise ValueError(f"row block of {block.codes.shape} does not continue a [{rows}, {cols}] weight at row {row}")
+            scale, offset = self._scales_zeros(block)
+            self.scales_zeros[:, row : row + count, 0] = torch.from_numpy(scale).t()
+            self.scales_zeros[:, row : row + count, 1] = torch.from_numpy(offset).t()
+            codes = block.codes
+            if row + count == rows and padded > rows:
+                codes = np.pad(codes, ((0, padded - rows), (0, 0)))
+            packed = self._pack(codes)
+            if self.packed is None:
+                self.packed = torch.empty((padded, *packed.shape[1:]), dtype=packed.dtype)
+            self.packed[row : row + packed.shape[0]] = packed
+            row += count
+        if row != rows or self.packed is None:
+            raise ValueError(f"row blocks cover {row} of {rows} rows")
+
+    def _scales_zeros(self, block: GroupAffine) -> tuple[np.ndarray, np.ndarray]:  # -> [n, K'/32] each
+        scale, offset = block.scale, block.offset
         if self.split:
             # hi: (h - 8) * 16s + (128s + offset) = 16s * h + offset; lo: (l - 8) * s + 8s = s * l.
             # For Q8_0 (offset = -128s) both zeros are power-of-two multiples of s: no extra rounding.
-            scale, offset = np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale + offset, 8 * scale], axis=1)
-        else:
-            offset = offset + 8 * scale
-        pad = -self.out_features % N_MULTIPLE  # the op packs rows in tiles of 16: add zero rows
-        codes = np.pad(affine.codes, ((0, pad), (0, 0))) if pad else affine.codes
-        scale, offset = np.pad(scale, ((0, pad), (0, 0))), np.pad(offset, ((0, pad), (0, 0)))
-        self.dtype = dtype
-        # packed in slices of rows, so the int32 copy the op wants never holds the whole matrix
-        self.packed = torch.cat([self._pack(codes[row : row + PACK_ROWS]) for row in range(0, len(codes), PACK_ROWS)])
-        # [K/32, N, 2]: per group and output row, the op's (scale, zero)
-        self.scales_zeros = torch.stack([torch.from_numpy(scale).t(), torch.from_numpy(offset).t()], dim=-1).to(dtype).contiguous()
-        self.bias = bias
+            return np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale + offset, 8 * scale], axis=1)
+        return scale, offset + 8 * scale
 
     def _pack(self, codes: np.ndarray) -> torch.Tensor:  # uint8 [rows, K] -> packed [rows, K/2] (split: [rows, K])
         if self.split:  # q = 16 * hi + lo: [rows, K] -> [rows, 2K], groups hi then lo
@@ -94,8 +157,12 @@ class Int4PackedLinear:
         return y if self.bias is None else y + self.bias
 
 
+def slice_affine(affine: GroupAffine, start: int, stop: int) -> GroupAffine:
+    return GroupAffine(affine.codes[start:stop], affine.scale[start:stop], affine.offset[start:stop], affine.bits)
+
+
 def concat_affine(parts: Sequence[GroupAffine]) -> GroupAffine | None:
-    """Stack several weights along N so one op call computes them all; None if their bits differ."""
+    """Stack several weights along N so one op call computes them all; None if their widths differ."""
     if len({p.bits > 4 for p in parts}) != 1 or len({p.codes.shape[1] for p in parts}) != 1:
         return None
     return GroupAffine(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -16,14 +17,14 @@ from kernels._config import ModelConfig, config_from_metadata
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._kv_cache import KVCache
-from kernels._weights import Embedding, LinearGroup, LinearMode, WeightLoader
+from kernels._weights import Embedding, LinearGroup, LinearMode, OutputHead, WeightLoader
 
 
 @dataclass(frozen=True)
 class Layer:
     attn_norm: torch.Tensor  # [H]
-    qkv: LinearGroup  # H -> NH*D + 2*NKV*D
-    q_norm: torch.Tensor | None  # [D] (Qwen3)
+    qkv: LinearGroup  # H -> NH*D + 2*NKV*D; q and k rows of each head in rotary pair order
+    q_norm: torch.Tensor | None  # [D] (Qwen3), in rotary pair order
     k_norm: torch.Tensor | None
     attn_output: LinearGroup  # NH*D -> H
     ffn_norm: torch.Tensor
@@ -31,8 +32,22 @@ class Layer:
     down: LinearGroup  # F -> H
 
 
+def rotary_pair_order(config: ModelConfig) -> np.ndarray:
+    """The order of one head's dims that puts each rotary pair side by side: (2i, 2i+1) rotate together.
+
+    GGUF files of the llama architecture already store Q/K rows that way; Qwen-style (GPT-NeoX)
+    files rotate dim i with dim i + r/2, so their Q/K rows (and QK-norm weights) are reordered at
+    load. Attention scores are dot products over a head's dims, unchanged by a shared reordering.
+    """
+    d, r = config.head_dim, config.rope_dim
+    if config.rope_style == "interleaved":
+        return np.arange(d)
+    half = np.arange(r // 2)
+    return np.concatenate([np.stack([half, half + r // 2], axis=1).reshape(-1), np.arange(r, d)])
+
+
 class Rope:
-    """Rotary embedding as `x * cos + x[..., partner] * signed_sin`: each rotated dim and its partner."""
+    """Rotary embedding as complex multiplication: each pair (2i, 2i+1) of a head times `turns[pos, i]`."""
 
     def __init__(self, config: ModelConfig, max_positions: int, freq_factors: torch.Tensor | None) -> None:
         d, r = config.head_dim, config.rope_dim
@@ -40,34 +55,36 @@ class Rope:
         if freq_factors is not None:
             inv_freq = inv_freq / freq_factors.double()[: r // 2]
         positions = torch.arange(max_positions, dtype=torch.float64) / config.rope_linear_factor
-        angles = positions[:, None] * inv_freq[None, :]  # [P, r/2]
-        if config.rope_style == "interleaved":  # pairs (2i, 2i+1)
-            first, second = torch.arange(0, r, 2), torch.arange(1, r, 2)
-        else:  # pairs (i, i + r/2)
-            first, second = torch.arange(r // 2), torch.arange(r // 2, r)
-        cos, sin = torch.ones(max_positions, d, dtype=torch.float64), torch.zeros(max_positions, d, dtype=torch.float64)
-        cos[:, first], cos[:, second] = angles.cos(), angles.cos()
-        sin[:, first], sin[:, second] = -angles.sin(), angles.sin()  # out[first] = x[first] cos - x[second] sin
-        self.cos, self.sin = cos.float(), sin.float()  # [P, D]
-        self.partner = torch.arange(d)
-        self.partner[first], self.partner[second] = second, first
+        angles = torch.zeros(max_positions, d // 2, dtype=torch.float64)  # pairs past rope_dim turn by 0
+        angles[:, : r // 2] = positions[:, None] * inv_freq[None, :]
+        self.turns = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)  # [P, D/2]
 
-    def tables(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:  # [T, 1, D] each
-        return self.cos[start : start + count, None, :], self.sin[start : start + count, None, :]
+    def table(self, start: int, count: int) -> torch.Tensor:  # complex64 [T, 1, D/2]
+        return self.turns[start : start + count, None, :]
 
-    def __call__(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:  # [T, heads, D]
-        return x * cos + x[..., self.partner] * sin
+    @staticmethod
+    def apply(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:  # float32 [T, heads, D] -> [T, heads, D]
+        t, heads, d = x.shape
+        pairs = torch.view_as_complex(x.reshape(t, heads, d // 2, 2))  # [T, heads, D/2]
+        return torch.view_as_real(pairs * turns).view(t, heads, d)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:  # [..., H] -> [..., H]
+    """`x / sqrt(mean(x^2) + eps) * weight` in four small ops (F.rms_norm runs about ten on the CPU)."""
+    inverse = torch.add(eps, torch.linalg.vecdot(x, x), alpha=1 / x.shape[-1]).rsqrt_()  # [...]
+    return (x * inverse.unsqueeze(-1)).mul_(weight)
 
 
 class LlamaModel:
     def __init__(self, config: ModelConfig, embedding: Embedding, layers: list[Layer], output_norm: torch.Tensor,
-                 head: LinearGroup, rope: Rope, linear_mode: LinearMode, fallback_reason: str = "") -> None:  # fmt: skip
+                 head: OutputHead, rope: Rope, linear_mode: LinearMode, fallback_reason: str = "") -> None:  # fmt: skip
         self.config = config
         self.embedding = embedding
         self.layers = layers
         self.output_norm = output_norm
         self.head = head
         self.rope = rope
+        self.eps = torch.tensor(config.norm_eps, dtype=torch.float32)
         self.linear_mode = linear_mode  # "fused" unless the self-test on load failed
         self.fallback_reason = fallback_reason
 
@@ -76,6 +93,8 @@ class LlamaModel:
         config = config_from_metadata(file.metadata, vocab_size, file.path)
         loader = WeightLoader(file, mode)
         h, d, nh, nkv, f = config.hidden, config.head_dim, config.heads, config.kv_heads, config.ffn
+        pair = rotary_pair_order(config)  # [D]
+        q_order, k_order = [(np.arange(heads)[:, None] * d + pair[None, :]).reshape(-1) for heads in (nh, nkv)]
         layers = []
         for index in range(config.layers):
             p = f"blk.{index}."
@@ -84,9 +103,9 @@ class LlamaModel:
             qkv_bias = [n.replace(".weight", ".bias") for n in qkv_names] if config.qkv_bias else []
             layers.append(Layer(
                 attn_norm=loader.vector(p + "attn_norm.weight", h),
-                qkv=loader.linear(qkv_names, qkv_shapes, qkv_bias),
-                q_norm=loader.vector(p + "attn_q_norm.weight", d) if config.qk_norm else None,
-                k_norm=loader.vector(p + "attn_k_norm.weight", d) if config.qk_norm else None,
+                qkv=loader.linear(qkv_names, qkv_shapes, qkv_bias, orders=[q_order, k_order, None]),
+                q_norm=loader.vector(p + "attn_q_norm.weight", d, pair) if config.qk_norm else None,
+                k_norm=loader.vector(p + "attn_k_norm.weight", d, pair) if config.qk_norm else None,
                 attn_output=loader.linear([p + "attn_output.weight"], [(h, nh * d)]),
                 ffn_norm=loader.vector(p + "ffn_norm.weight", h),
                 gate_up=loader.linear([p + "ffn_gate.weight", p + "ffn_up.weight"], [(f, h), (f, h)]),
@@ -96,14 +115,15 @@ class LlamaModel:
         head_name = "output.weight" if "output.weight" in file.tensors else "token_embd.weight"
         factors = loader.vector("rope_freqs.weight", config.rope_dim // 2) if "rope_freqs.weight" in file.tensors else None
         positions = min(config.context_length, max_positions or config.context_length)
+        head = OutputHead(loader.linear([head_name], [(vocab_size, h)]), Embedding(file, head_name))
         return cls(
             config, Embedding(file, "token_embd.weight"), layers, loader.vector("output_norm.weight", h),
-            loader.linear([head_name], [(vocab_size, h)]), Rope(config, positions, factors), loader.mode, loader.fallback_reason,
+            head, Rope(config, positions, factors), loader.mode, loader.fallback_reason,
         )  # fmt: skip
 
     @property
     def max_positions(self) -> int:
-        return self.rope.cos.shape[0]
+        return self.rope.turns.shape[0]
 
     def new_cache(self, max_tokens: int | None = None) -> KVCache:
         c = self.config
@@ -121,35 +141,35 @@ class LlamaModel:
         cache.reserve(start + t)
         end = start + t
         nh, nkv, d = c.heads, c.kv_heads, c.head_dim
-        if t == 1:
-            mask, causal = None, False
-        elif start == 0:
-            mask, causal = None, True
+        k_end, scale = (nh + nkv) * d, d**-0.5
+        if t == 1 or start == 0:
+            mask = None
         else:  # query i sees keys 0 .. start + i
-            mask, causal = torch.arange(end)[None, :] <= torch.arange(start, end)[:, None], False  # [T, S]
-        cos, sin = self.rope.tables(start, t)
-        x = self.embedding(token_ids)  # [T, H]
-        for index, layer in enumerate(self.layers):
-            normed = F.rms_norm(x, (c.hidden,), layer.attn_norm, c.norm_eps)
-            qkv = layer.qkv.linear(normed).float()  # [T, (NH + 2 NKV) D]
-            qk = qkv[:, : (nh + nkv) * d].view(t, nh + nkv, d)
-            v = qkv[:, (nh + nkv) * d :].view(t, nkv, d)
+            mask = torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
+        eps, turns = self.eps, self.rope.table(start, t)  # turns: complex64 [T, 1, D/2]
+        layer_keys, layer_values = cache.keys.unbind(0), cache.values.unbind(0)  # [NKV, capacity, D] each
+        x = self.embedding(token_ids)  # float32 [T, H], the residual stream
+        for layer, keys, values in zip(self.layers, layer_keys, layer_values):
+            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps)).float()  # [T, (NH + 2 NKV) D]
+            qk = qkv[:, :k_end].view(t, nh + nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
-                qk = torch.cat([F.rms_norm(qk[:, :nh], (d,), layer.q_norm, c.norm_eps),
-                                F.rms_norm(qk[:, nh:], (d,), layer.k_norm, c.norm_eps)], dim=1)  # fmt: skip
-            qk = self.rope(qk, cos, sin)  # [T, NH + NKV, D]
-            cache.keys[index, :, start:end] = qk[:, nh:].transpose(0, 1)  # [NKV, T, D]
-            cache.values[index, :, start:end] = v.transpose(0, 1)
-            keys, values = cache.keys[index, :, :end], cache.values[index, :, :end]  # [NKV, S, D]
-            attended = F.scaled_dot_product_attention(
-                qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
-                attn_mask=mask, is_causal=causal, enable_gqa=nh != nkv,
-            )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
-            x = x + layer.attn_output.linear(attended)  # [T, H]
-            normed = F.rms_norm(x, (c.hidden,), layer.ffn_norm, c.norm_eps)
-            gate, up = layer.gate_up(normed)  # [T, F] each
-            x = x + layer.down.linear(F.silu(gate.float()) * up.float())  # in float32: SwiGLU is sensitive
+                qk = torch.cat([rms_norm(qk[:, :nh], layer.q_norm, eps), rms_norm(qk[:, nh:], layer.k_norm, eps)], dim=1)
+            qk = Rope.apply(qk, turns)  # [T, NH + NKV, D]
+            keys.narrow(1, start, t).copy_(qk[:, nh:].transpose(0, 1))  # [NKV, T, D]
+            values.narrow(1, start, t).copy_(qkv[:, k_end:].view(t, nkv, d).transpose(0, 1))
+            keys, values = keys.narrow(1, 0, end), values.narrow(1, 0, end)  # [NKV, S, D]
+            if t == 1:  # one query: query heads grouped by the key/value head they share
+                scores = torch.bmm(qk[0, :nh].view(nkv, nh // nkv, d), keys.transpose(1, 2))  # [NKV, NH/NKV, S]
+                attended = torch.bmm(torch.softmax(scores.mul_(scale), dim=-1), values).view(1, nh * d)
+            else:
+                attended = F.scaled_dot_product_attention(
+                    qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
+                    attn_mask=mask, is_causal=mask is None, enable_gqa=nh != nkv,
+                )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
+            x.add_(layer.attn_output.whole(attended))
+            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps))  # [T, F] each
+            x.add_(layer.down.whole(F.silu(gate.float()).mul_(up)))  # SwiGLU in float32: it is sensitive
         cache.length = end
         if not all_logits:
             x = x[-1:]
-        return self.head.linear(F.rms_norm(x, (c.hidden,), self.output_norm, c.norm_eps)).float()  # [T or 1, V]
+        return self.head.whole(rms_norm(x, self.output_norm, eps)).float()  # [T or 1, V]

@@ -19,6 +19,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 Q = GGMLQuantizationType
 QK_K = 256
 GROUP = 32
+AFFINE_BITS = {Q.Q4_0: 4, Q.Q4_1: 4, Q.Q8_0: 8, Q.Q4_K: 4, Q.Q5_K: 5}  # formats with a group-of-32 form
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,13 @@ def dequantize(raw: np.ndarray, qtype: Q, shape: tuple[int, ...]) -> np.ndarray:
 
 def group_affine(raw: np.ndarray, qtype: Q, shape: tuple[int, ...]) -> GroupAffine | None:
     """The group-of-32 affine form of a 2-D tensor, or None for formats that have none."""
-    if qtype not in (Q.Q4_0, Q.Q4_1, Q.Q8_0, Q.Q4_K, Q.Q5_K) or len(shape) != 2:
+    if qtype not in AFFINE_BITS or len(shape) != 2:
         return None
     rows, cols = shape
     b = _blocks(raw, qtype)
     if qtype == Q.Q8_0:
         d = _f16(b, 0)
-        codes = (b[:, 2:].view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+        codes = b[:, 2:] ^ np.uint8(0x80)  # int8 q + 128 as uint8, without a wider temporary
         scale, offset, bits = d, -128.0 * d, 8
     elif qtype == Q.Q4_0:
         d = _f16(b, 0)

@@ -1,24 +1,40 @@
-"""Turning the tensors of a GGUF file into the layers the forward uses."""
+"""Turning the tensors of a GGUF file into the layers the forward uses.
+
+Weights are converted a block of rows at a time straight from the memory-mapped file, and each
+tensor's mapped pages are dropped once it is converted, so loading never holds a float copy of a
+weight or a second copy of the model.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from gguf import GGML_QUANT_SIZES
+from gguf import GGMLQuantizationType as Q
 
 from kernels._errors import ModelFileError
 from kernels._gguf_file import GGUFFile
-from kernels._linear import DenseLinear, DequantLinear, Int4PackedLinear, agreement, concat_affine
-from kernels._quants import GroupAffine, dequantize, group_affine
+from kernels._linear import (
+    PACK_ROWS,
+    DenseLinear,
+    DequantLinear,
+    Int4PackedLinear,
+    Int8Linear,
+    agreement,
+    concat_affine,
+    requantize_int8,
+)
+from kernels._quants import AFFINE_BITS, GroupAffine, dequantize, group_affine
 
-Linear = DenseLinear | DequantLinear | Int4PackedLinear
+Linear = DenseLinear | DequantLinear | Int4PackedLinear | Int8Linear
 LinearMode = Literal["fused", "fallback"]
 SELF_TEST_COSINE = 0.999
 SELF_TEST_ROWS = 256
+HALF_TYPES = (Q.F16, Q.BF16)
 
 
 class Embedding:
@@ -39,20 +55,77 @@ class Embedding:
 
 @dataclass(frozen=True)
 class LinearGroup:
-    """One linear layer computing several weights at once; `sizes` splits its output."""
+    """Several weights computed side by side (one layer when their formats allow); `sizes` splits the output."""
 
-    linear: Linear
+    parts: tuple[Linear, ...]
     sizes: tuple[int, ...]
 
+    def whole(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, sum(sizes)]
+        if len(self.parts) == 1:
+            return self.parts[0](x)
+        outputs = [part(x) for part in self.parts]
+        dtype = torch.float32 if any(o.dtype == torch.float32 for o in outputs) else outputs[0].dtype
+        return torch.cat([o.to(dtype) for o in outputs], dim=-1)
+
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.linear(x).split(self.sizes, dim=-1)
+        return self.whole(x).split(self.sizes, dim=-1)
+
+    def dequantized(self) -> torch.Tensor:  # float32 [sum(sizes), K]
+        return torch.cat([part.dequantized() for part in self.parts])
+
+
+class OutputHead:
+    """The output layer: every logit from the fast layer, the few near each row's top recomputed in float32.
+
+    The fused ops return bfloat16 (a step of 0.125 at a logit of 25), which ties or swaps the top
+    tokens often enough to change greedy text. Logits within `margin` of a row's largest are
+    recomputed from the file's rows (dequantised exactly) and the float32 input, so the top
+    choices equal those of the float model's head on the same hidden state.
+    """
+
+    RELATIVE_MARGIN = 2.0**-5  # of the row's largest |logit|; the fast logits err by < 1% of it
+    ABSOLUTE_MARGIN = 0.25
+    MOST_REFINED = 64  # per row
+
+    def __init__(self, fast: LinearGroup, rows: Embedding) -> None:
+        self.fast = fast
+        self.rows = rows
+        self.sizes = fast.sizes
+
+    def whole(self, x: torch.Tensor) -> torch.Tensor:  # float32 [T, H] -> float32 [T, V]
+        logits = self.fast.whole(x)
+        if logits.dtype == torch.float32:  # float weights: already exact
+            return logits
+        logits = logits.float()
+        top = logits.max(dim=-1, keepdim=True).values  # [T, 1]
+        near = logits >= top - (top.abs() * self.RELATIVE_MARGIN + self.ABSOLUTE_MARGIN)  # [T, V]
+        if int(near.sum(dim=-1).max()) > self.MOST_REFINED:
+            near = torch.zeros_like(near).scatter_(-1, logits.topk(self.MOST_REFINED, dim=-1).indices, True)
+        rows, tokens = near.nonzero(as_tuple=True)  # [C] each
+        weights = self.rows(tokens.tolist())  # float32 [C, H]
+        logits[rows, tokens] = torch.linalg.vecdot(weights, x[rows].float())
+        return logits
+
+    def dequantized(self) -> torch.Tensor:
+        return self.fast.dequantized()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One weight of a group: its rows in the order the layer wants them (`order`, or file order)."""
+
+    name: str
+    rows: int
+    cols: int
+    qtype: Q
+    order: np.ndarray | None
 
 
 class WeightLoader:
     def __init__(self, file: GGUFFile, mode: LinearMode) -> None:
         self.file = file
         self.mode = mode
-        self.checked: set[bool] = set()
+        self.checked: set[str] = set()
         self.fallback_reason = ""
 
     def require(self, name: str, shape: tuple[int, ...]) -> None:
@@ -62,50 +135,141 @@ class WeightLoader:
         if info.shape != shape and not (len(shape) == 1 and info.n_elements == shape[0]):
             raise ModelFileError(self.file.path, f"tensor {name!r} has shape {info.shape}, expected {shape}")
 
-    def vector(self, name: str, size: int) -> torch.Tensor:
+    def vector(self, name: str, size: int, order: np.ndarray | None = None) -> torch.Tensor:
         self.require(name, (size,))
         info = self.file.tensors[name]
         values = dequantize(self.file.tensor_bytes(name), info.qtype, (size,))
-        return torch.from_numpy(values.copy())
+        return torch.from_numpy(values[order] if order is not None else values.copy())
 
-    def linear(self, names: Sequence[str], shapes: Sequence[tuple[int, int]], bias: Sequence[str] = ()) -> LinearGroup:
-        """The weights `names` (each [N_i, K]) as one layer computing their outputs side by side."""
-        for name, shape in zip(names, shapes, strict=True):
+    def linear(self, names: Sequence[str], shapes: Sequence[tuple[int, int]], bias: Sequence[str] = (),
+               orders: Sequence[np.ndarray | None] | None = None) -> LinearGroup:  # fmt: skip
+        """The weights `names` (each [N_i, K]) as one layer computing their outputs side by side.
+
+        `orders[i]`, when given, lists the rows of weight i (and its bias) in the order to compute them.
+        """
+        orders = list(orders) if orders is not None else [None] * len(names)
+        sources = []
+        for name, shape, order in zip(names, shapes, orders, strict=True):
             self.require(name, shape)
-        bias_vector = torch.cat([self.vector(b, s[0]) for b, s in zip(bias, shapes, strict=True)]) if bias else None
-        sizes = tuple(s[0] for s in shapes)
-        affines = [group_affine(self.file.tensor_bytes(n), self.file.tensors[n].qtype, s) for n, s in zip(names, shapes, strict=True)]
-        combined = concat_affine(affines) if all(a is not None for a in affines) else None  # type: ignore[arg-type]
-        if combined is not None and "token_embd.weight" not in names:  # embeddings are still read row by row
-            for name in names:
-                self.file.release_pages(name)
-        if combined is None:
-            dense = [dequantize(self.file.tensor_bytes(n), self.file.tensors[n].qtype, s) for n, s in zip(names, shapes, strict=True)]
-            return LinearGroup(DenseLinear(torch.from_numpy(np.concatenate(dense)), bias_vector), sizes)
-        if self.mode == "fused":
-            fused = self._fused_or_none(combined, bias_vector)
-            if fused is not None:
-                return LinearGroup(fused, sizes)
-        return LinearGroup(DequantLinear(combined, bias_vector), sizes)
+            sources.append(_Source(name, shape[0], shape[1], self.file.tensors[name].qtype, order))
+        bias_vector = torch.cat([self.vector(b, s.rows, s.order) for b, s in zip(bias, sources, strict=True)]) if bias else None
+        parts: list[Linear] = []
+        row = 0
+        for run in _runs(sources):
+            count = sum(s.rows for s in run)
+            part_bias = None if bias_vector is None else bias_vector[row : row + count]
+            parts.append(self._layer(run, part_bias))
+            row += count
+            for source in run:
+                self.file.release_pages(source.name)
+        return LinearGroup(tuple(parts), tuple(s.rows for s in sources))
 
-    def _fused_or_none(self, affine: GroupAffine, bias: torch.Tensor | None) -> Int4PackedLinear | None:
-        """The fused layer, self-tested against the fallback the first time each kind is built.
+    def _layer(self, run: list[_Source], bias: torch.Tensor | None) -> Linear:
+        first = run[0]
+        if first.qtype in AFFINE_BITS:
+            rows, cols = sum(s.rows for s in run), first.cols
+            if self.mode == "fused":
+                bits = max(AFFINE_BITS[s.qtype] for s in run)
+                kind = "int4-split" if bits > 4 else "int4"
+                fast = self._self_tested(kind, lambda: Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias),
+                                         lambda: DequantLinear(next(self._affine_blocks(run))))  # fmt: skip
+                if fast is not None:
+                    return fast
+            affine = concat_affine(list(self._affine_blocks(run)))
+            assert affine is not None  # a run holds one kind of code
+            return DequantLinear(affine, bias)
+        (source,) = run  # other formats are converted one tensor at a time
+        if source.qtype == Q.Q6_K and self.mode == "fused":
+            first_rows = lambda: DenseLinear(torch.from_numpy(next(self._dense_rows(source))))  # noqa: E731
+            fast = self._self_tested("int8", lambda: self._int8(source, bias), first_rows)
+            if fast is not None:
+                return fast
+        dtype = torch.bfloat16 if source.qtype in HALF_TYPES and self.mode == "fused" else torch.float32
+        layer = self._dense(source, dtype)
+        return DenseLinear(layer.weight, bias)
+
+    def _rows(self, source: _Source, start: int, stop: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """The raw bytes of rows start..stop of `source` (in its order), flat, and their shape."""
+        info = self.file.tensors[source.name]
+        raw = self.file.tensor_bytes(source.name).reshape(source.rows, -1)
+        picked = raw[start:stop] if source.order is None else raw[source.order[start:stop]]
+        return picked.reshape(-1), (picked.shape[0], info.shape[-1])
+
+    def _affine_blocks(self, run: list[_Source]) -> Iterator[GroupAffine]:
+        """The group-affine form of the run's rows stacked, PACK_ROWS rows at a time."""
+        bounds = np.cumsum([0] + [s.rows for s in run])
+        for begin in range(0, int(bounds[-1]), PACK_ROWS):
+            end = min(begin + PACK_ROWS, int(bounds[-1]))
+            pieces = []
+            for source, low, high in zip(run, bounds[:-1], bounds[1:], strict=True):
+                start, stop = max(begin, low) - low, min(end, high) - low
+                if start < stop:
+                    raw, shape = self._rows(source, int(start), int(stop))
+                    pieces.append(group_affine(raw, source.qtype, shape))
+            block = pieces[0] if len(pieces) == 1 else concat_affine(pieces)
+            assert block is not None
+            yield block
+
+    def _dense_rows(self, source: _Source) -> Iterator[np.ndarray]:  # float32 [<= PACK_ROWS, K] blocks
+        for start in range(0, source.rows, PACK_ROWS):
+            raw, shape = self._rows(source, start, min(start + PACK_ROWS, source.rows))
+            yield dequantize(raw, source.qtype, shape)
+
+    def _dense(self, source: _Source, dtype: torch.dtype) -> DenseLinear:
+        weight = torch.empty(source.rows, source.cols, dtype=dtype)
+        for start, values in zip(range(0, source.rows, PACK_ROWS), self._dense_rows(source)):
+            weight[start : start + len(values)] = torch.from_numpy(values)
+        return DenseLinear(weight)
+
+    def _int8(self, source: _Source, bias: torch.Tensor | None) -> Int8Linear:
+        codes = torch.empty(source.rows, source.cols, dtype=torch.int8)
+        scale = torch.empty(source.rows)
+        for start, values in zip(range(0, source.rows, PACK_ROWS), self._dense_rows(source)):
+            block_codes, block_scale = requantize_int8(values)
+            codes[start : start + len(values)] = torch.from_numpy(block_codes)
+            scale[start : start + len(values)] = torch.from_numpy(block_scale)
+        return Int8Linear(codes, scale, bias)
+
+    def _self_tested(self, kind: str, build, reference) -> Linear | None:  # type: ignore[no-untyped-def]
+        """The fast layer, self-tested against the reference the first time each kind is built.
 
         A missing op or a disagreement switches the whole model to the fallback (and says why).
+        The test covers the first rows only: it must not cost a float copy of a weight.
         """
-        kind = affine.bits > 4
         try:
-            fused = Int4PackedLinear(affine, bias)
-            if kind not in self.checked:  # on the first rows only: the check must not cost a float copy
-                rows = min(SELF_TEST_ROWS, affine.codes.shape[0])
-                sample = GroupAffine(affine.codes[:rows], affine.scale[:rows], affine.offset[:rows], affine.bits)
-                x = torch.randn(3, affine.codes.shape[1], generator=torch.Generator().manual_seed(0))  # [3, K]
-                score = agreement(fused(x)[:, :rows], DequantLinear(sample)(x) + (0 if bias is None else bias[:rows]))
+            fast = build()
+            if kind not in self.checked:
+                slow = reference()  # the first rows only, without the bias
+                rows = min(SELF_TEST_ROWS, slow.out_features)
+                x = torch.randn(3, fast.in_features, generator=torch.Generator().manual_seed(0))  # [3, K]
+                got = fast(x)[:, :rows].float()
+                if fast.bias is not None:
+                    got = got - fast.bias[:rows]
+                score = agreement(got, slow(x)[:, :rows].float())
                 if not score >= SELF_TEST_COSINE:
-                    raise ValueError(f"the fused int4 op disagrees with the fallback (cosine {score:.5f})")
+                    raise ValueError(f"the fused {kind} op disagrees with the fallback (cosine {score:.5f})")
                 self.checked.add(kind)
-            return fused
+            return fast
         except (RuntimeError, AttributeError, NotImplementedError, ValueError) as error:
             self.mode = "fallback"
             self.fallback_reason = str(error)
             return None
+
+
+def _runs(sources: list[_Source]) -> Iterator[list[_Source]]:
+    """Consecutive sources one layer can compute together: group-affine codes of one width class and K."""
+    run: list[_Source] = []
+    for source in sources:
+        if run and _joinable(run[-1], source):
+            run.append(source)
+            continue
+        if run:
+            yield run
+        run = [source]
+    if run:
+        yield run
+
+
+def _joinable(a: _Source, b: _Source) -> bool:
+    return (a.qtype in AFFINE_BITS and b.qtype in AFFINE_BITS and a.cols == b.cols
+            and (AFFINE_BITS[a.qtype] > 4) == (AFFINE_BITS[b.qtype] > 4))  # fmt: skip
