@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from orgruntime import Budget, GitError, Org, OrgError, load_org
+from orgruntime import Budget, GitError, Org, OrgError, TrustStore, load_org
 from orgruntime.run import (
     HumanInputRequested,
     RunStarted,
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--human", choices=("stdin", "deny"), default="stdin", help="how human seats answer (default: stdin)")
-    parser.add_argument("--trusted", action="store_true", help="trust this org: allow run_python")
+    parser.add_argument("--trusted", action="store_true", help="trust this org for this run: allow run_python and its tools (orgs the IDE trusts are trusted anyway)")
     parser.add_argument("--api-base", help="send model calls to this OpenAI-compatible base URL")
     parser.add_argument("--json", action="store_true", help="print every event as one JSON line")
 
@@ -163,7 +163,7 @@ def _register_local_engine(org: Org, model: str | None) -> None:
 
 def _config(args: argparse.Namespace, console: Console, budget: Budget | None = None, model: str | None = None, concurrency: int | None = None) -> RunConfig:
     human = StdinHumans(console) if args.human == "stdin" else NoHumans()
-    return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=args.trusted, api_base=args.api_base, human=human)
+    return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=args.trusted or TrustStore().is_trusted(args.path), api_base=args.api_base, human=human)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     budget = Budget(max_steps=args.max_steps, max_tokens=args.max_tokens, max_cost_usd=args.max_cost, max_seconds=args.max_seconds)
     _register_local_engine(org, args.model)
     runner = Runner(_config(args, console, budget, args.model, args.max_concurrency))
-    stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root))
+    stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root), org_dir=root)
     return _consume(stream, args.json, console, runner.config.human)
 
 
@@ -192,7 +192,7 @@ def _resume(args: argparse.Namespace) -> int:
         models = read_info(run_dir).get("models") or {}
         _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
         runner = Runner(_config(args, console))
-        stream = runner.resume_stream(org, run_dir)
+        stream = runner.resume_stream(org, run_dir, org_dir=root)
     except RunError as problem:
         print(f"orgide resume: {problem}", file=sys.stderr)
         return EXIT_NO
