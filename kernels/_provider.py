@@ -1,9 +1,12 @@
 """The litellm provider `local/<model>`: chat completions from the built-in engine.
 
 `register_litellm_provider()` adds it to litellm; the application calls it once. Requests accept
-`max_tokens`, `temperature`, `top_p`, `stop`, `seed` (and `top_k`, `min_p`,
-`repetition_penalty`); responses carry usage counts and cost nothing. Async calls run inference
-on a worker thread, so the caller's event loop never blocks; a cancelled stream stops generating.
+`max_tokens`, `temperature`, `top_p`, `stop`, `seed`, `response_format` (json_schema or
+json_object: the answer then parses and validates) (and `top_k`, `min_p`, `repetition_penalty`,
+`ignore_eos` and an EBNF `grammar`, also through `extra_body`); responses carry usage counts and cost nothing.
+Every request joins the model's batching engine, so concurrent agents are batched together; async
+calls wait on a worker thread, so the caller's event loop never blocks; a cancelled stream stops
+generating and frees its KV pages.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ POOL = ModelPool()
 
 
 def sampling_from_openai(options: Mapping[str, Any]) -> SamplingParams:
+    extra = options.get("extra_body") or {}
+    options = {**extra, **options} if isinstance(extra, Mapping) else options
     stop = options.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(stop)
     max_tokens = options.get("max_tokens") or options.get("max_completion_tokens") or 256
@@ -55,7 +60,17 @@ def sampling_from_openai(options: Mapping[str, Any]) -> SamplingParams:
         repetition_penalty=float(options.get("repetition_penalty", 1.0) or 1.0),
         seed=options.get("seed"),
         stop=stop,
+        ignore_eos=bool(options.get("ignore_eos", False)),
+        response_format=_plain(options.get("response_format")),
+        grammar=options.get("grammar"),
     )
+
+
+def _plain(response_format: Any) -> Any:
+    """A response_format as plain data (litellm may hand over a pydantic model)."""
+    if response_format is not None and hasattr(response_format, "model_dump"):
+        return response_format.model_dump(by_alias=True, exclude_none=True)
+    return response_format
 
 
 def plain_messages(messages: list[Any]) -> list[dict[str, Any]]:

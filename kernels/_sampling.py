@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -13,7 +14,12 @@ from kernels._errors import GenerationError
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """What a request asks of generation. `temperature == 0` means greedy."""
+    """What a request asks of generation. `temperature == 0` means greedy.
+
+    `response_format` is OpenAI's (`{"type": "json_schema", "json_schema": {"schema": {...}}}`,
+    `{"type": "json_object"}` or `{"type": "text"}`); `grammar` is an EBNF grammar (xgrammar's
+    dialect, root rule `root`). Either constrains the output to parse.
+    """
 
     max_tokens: int = 256
     temperature: float = 0.0
@@ -25,6 +31,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
     ignore_eos: bool = False
+    response_format: Mapping[str, Any] | None = None
+    grammar: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,8 +50,33 @@ class SamplingParams:
             problems.append(f"repetition_penalty must be positive, not {self.repetition_penalty!r}")
         if any(not isinstance(s, str) or not s for s in self.stop):
             problems.append("stop strings must be non-empty strings")
+        problems += _constraint_problems(self.response_format, self.grammar)
         if problems:
             raise GenerationError("; ".join(problems))
+
+    @property
+    def constrained(self) -> bool:
+        kind = self.response_format.get("type") if self.response_format is not None else "text"
+        return self.grammar is not None or kind != "text"
+
+
+RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+
+
+def _constraint_problems(response_format: object, grammar: object) -> list[str]:
+    if grammar is not None and (not isinstance(grammar, str) or not grammar.strip()):
+        return ["grammar must be a non-empty string"]
+    if response_format is None:
+        return []
+    if not isinstance(response_format, Mapping) or response_format.get("type") not in RESPONSE_FORMAT_TYPES:
+        return [f"response_format must be an object whose type is one of {', '.join(RESPONSE_FORMAT_TYPES)}"]
+    if grammar is not None and response_format.get("type") != "text":
+        return ["give either a grammar or a response_format, not both"]
+    if response_format["type"] == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("schema", {}), Mapping):
+            return ["response_format json_schema needs a json_schema object with a schema object"]
+    return []
 
 
 class Sampler:

@@ -1,24 +1,38 @@
-"""The batching engine (nano-vllm's split): `Sequence`, the `Scheduler` that picks what runs, the
-`PageManager` that owns KV memory and the prefix cache, the model runner that owns the forward,
-the batched sampler, and constrained decoding. `Engine` ties them together on one thread.
+"""The batching engine (nano-vllm's split): `Sequence`; the `Scheduler`, which picks what runs; the
+`PageManager`, which owns KV memory and the prefix cache; the `ModelRunner`, which owns the forward
+(its per-layer ops behind `Ops`, `TorchOps` on the CPU); the batched sampler; constrained decoding.
+`Engine` ties them together on one thread.
 
 The scheduler, page manager and sequence import no torch.
 """
 
+from kernels.engine._engine import Engine, EngineConfig, EngineStats
+from kernels.engine._ops import Ops, PagedKV, TorchOps
 from kernels.engine._pages import OutOfPages, PageCopy, PageManager
 from kernels.engine._prefix_tree import PrefixTree
+from kernels.engine._runner import ModelRunner
 from kernels.engine._scheduler import Batch, Chunk, Scheduler, SchedulerStats
 from kernels.engine._sequence import Sequence, Status
+from kernels.engine._step_plan import PrefillPlan, StepPlan
 
 __all__ = [
     "Batch",
     "Chunk",
+    "Engine",
+    "EngineConfig",
+    "EngineStats",
+    "ModelRunner",
+    "Ops",
     "OutOfPages",
     "PageCopy",
     "PageManager",
+    "PagedKV",
+    "PrefillPlan",
     "PrefixTree",
     "Scheduler",
     "SchedulerStats",
     "Sequence",
     "Status",
+    "StepPlan",
+    "TorchOps",
 ]

@@ -91,3 +91,51 @@ def test_bad_requests_are_clear_errors(litellm_local, tiny_gguf: Path) -> None: 
         litellm_local.completion(model="local/no-such-model", messages=MESSAGES)
     with pytest.raises(Exception, match="temperature"):
         litellm_local.completion(model=f"local/{tiny_gguf}", messages=MESSAGES, temperature=-1)
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"reply": {"type": ["string", "null"]}, "actions": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"const": "finish"}, "arguments": {"type": "object", "properties": {"done": {"type": "boolean"}}, "required": ["done"]}},
+        "required": ["name", "arguments"]}}},
+    "required": ["reply", "actions"],
+    "additionalProperties": False,
+}  # fmt: skip
+
+
+def test_response_format_makes_the_answer_validate(litellm_local, tiny_gguf: Path) -> None:  # noqa: ANN001
+    import json
+
+    import jsonschema
+
+    response_format = {"type": "json_schema", "json_schema": {"name": "agent_answer", "schema": SCHEMA, "strict": False}}
+    for seed in range(3):
+        response = litellm_local.completion(model=f"local/{tiny_gguf}", messages=MESSAGES, max_tokens=80,
+                                            temperature=1.0, seed=seed, response_format=response_format)  # fmt: skip
+        jsonschema.validate(json.loads(response.choices[0].message.content), SCHEMA)
+    plain = litellm_local.completion(model=f"local/{tiny_gguf}", messages=MESSAGES, max_tokens=30, temperature=1.0, seed=0)
+    with pytest.raises(ValueError):
+        json.loads(plain.choices[0].message.content)
+
+
+def test_a_grammar_can_come_through_extra_body(litellm_local, tiny_gguf: Path) -> None:  # noqa: ANN001
+    response = litellm_local.completion(model=f"local/{tiny_gguf}", messages=MESSAGES, max_tokens=20,
+                                        extra_body={"grammar": 'root ::= "yes" | "no"'})  # fmt: skip
+    assert response.choices[0].message.content in ("yes", "no")
+
+
+def test_concurrent_async_calls_are_batched_together(litellm_local, tiny_gguf: Path) -> None:  # noqa: ANN001
+    from kernels._provider import POOL
+
+    model = POOL.get(str(tiny_gguf))
+    prompts = [[{"role": "user", "content": f"agent {i} says hello world"}] for i in range(8)]
+    alone = [model.generate(model.encode_chat(p), SamplingParams(max_tokens=12, ignore_eos=True)).text for p in prompts]
+
+    async def scenario() -> list[str]:
+        calls = [litellm_local.acompletion(model=f"local/{tiny_gguf}", messages=p, max_tokens=12, ignore_eos=True) for p in prompts]
+        return [r.choices[0].message.content for r in await asyncio.gather(*calls)]
+
+    before = model.stats().steps
+    texts = asyncio.run(scenario())
+    assert model.stats().steps - before < 8 * 12 / 2  # one forward served many agents
+    assert texts == alone

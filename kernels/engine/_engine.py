@@ -1,0 +1,197 @@
+"""The engine: one thread that batches every caller's requests, step by step.
+
+Callers `submit` from any thread and read their request's events; the engine thread alone touches
+the scheduler, pages, runner and matchers. A step: schedule, fill grammar masks (on a worker, while
+the forward runs), run, sample, postprocess.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+
+from kernels._errors import GenerationError
+from kernels._model import LlamaModel
+from kernels._sampling import SamplingParams
+from kernels._tokenizer import GGUFTokenizer
+from kernels.engine._constraints import CLOSING_MARGIN, CLOSING_WINDOW, GrammarCompiler, MaskFiller
+from kernels.engine._ops import Ops
+from kernels.engine._pages import PageManager
+from kernels.engine._request import Request
+from kernels.engine._runner import ModelRunner
+from kernels.engine._sampler import RowSampling, sample_batch
+from kernels.engine._scheduler import Batch, Scheduler
+from kernels.engine._sequence import Sequence
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    page_size: int = 16
+    kv_tokens: int = 16384  # KV memory, in tokens over all sequences
+    max_batch_tokens: int = 256  # tokens per forward (decodes first, prefill chunks fill the rest)
+    max_running: int = 32
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    steps: int
+    prefill_tokens: int  # tokens run through the model to fill the cache (prompts, recomputation)
+    decode_tokens: int
+    cached_tokens: int  # prompt tokens served by the prefix cache
+    preemptions: int
+    pages_total: int
+    pages_used: int  # referenced by running sequences
+    pages_cached: int  # held by the prefix cache
+    running: int
+    waiting: int
+    mask_seconds: float  # time spent filling grammar masks (overlapped with the forward)
+
+
+class Engine:
+    def __init__(self, model: LlamaModel, tokenizer: GGUFTokenizer, grammars: GrammarCompiler,
+                 config: EngineConfig = EngineConfig(), ops: Ops | None = None) -> None:  # fmt: skip
+        self.model = model
+        self.tokenizer = tokenizer
+        self.grammars = grammars
+        self.config = config
+        self.pages = PageManager(max(1, config.kv_tokens // config.page_size), config.page_size)
+        self.scheduler = Scheduler(self.pages, max_batch_tokens=config.max_batch_tokens, max_running=config.max_running)
+        self.runner = ModelRunner(model, self.pages, ops)
+        self.masks = MaskFiller(model.config.vocab_size)
+        self.requests: dict[int, Request] = {}
+        self._inbox: list[Request] = []
+        self._cancelled: list[Request] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- any thread -------------------------------------------------------------------------------
+    def submit(self, ids: Seq[int], params: SamplingParams) -> Request:
+        stop_ids = set(params.stop_token_ids) | (set() if params.ignore_eos else set(self.tokenizer.stop_ids))
+        if self.pages.pages_for(len(ids) + 1) > self.pages.num_pages:
+            raise GenerationError(f"the prompt has {len(ids)} tokens; the KV cache holds {self.pages.num_pages * self.pages.page_size}")
+        compiled = self.grammars.compile(params)
+        matcher = self.grammars.matcher(compiled) if compiled is not None else None
+        seq = Sequence(ids, max_tokens=params.max_tokens, max_total_tokens=self.model.max_positions, stop_token_ids=stop_ids)
+        request = Request(seq, params, self.tokenizer, matcher)
+        with self._wake:
+            if self._closed:
+                raise GenerationError("the model is closed")
+            self._inbox.append(request)
+            self._start()
+            self._wake.notify()
+        return request
+
+    def cancel(self, request: Request) -> None:
+        """Stop generating for `request` and free its pages (a no-op once it is done)."""
+        with self._wake:
+            self._cancelled.append(request)
+            self._wake.notify()
+
+    def stats(self) -> EngineStats:
+        s, p = self.scheduler.stats, self.pages
+        return EngineStats(
+            steps=s.steps, prefill_tokens=s.prefill_tokens, decode_tokens=s.decode_tokens,
+            cached_tokens=s.cached_tokens, preemptions=s.preemptions, pages_total=p.num_pages,
+            pages_used=p.used, pages_cached=p.tree.size, running=len(self.scheduler.running),
+            waiting=len(self.scheduler.waiting), mask_seconds=self.masks.fill_seconds,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self.masks.close()
+
+    # -- the engine thread ------------------------------------------------------------------------
+    def step(self) -> bool:
+        """One step of the loop; False when there was nothing to run."""
+        self._take_mail()
+        batch = self.scheduler.schedule()
+        if batch:
+            masks = self.masks.start([self.requests[c.seq.id].matcher for c in batch.sampling])
+            logits = self.runner.run(batch)  # [n, V]
+            tokens = self._close_up(batch, sample_batch(masks.apply(logits), [self._row(c.seq) for c in batch.sampling]), logits)
+            self._deliver(self.scheduler.postprocess(batch, tokens))
+        self._complete()
+        return bool(batch)
+
+    def _close_up(self, batch: Batch, tokens: list[int], logits: torch.Tensor) -> list[int]:
+        """Constrained sequences near the end of their budget close their text in time (see _constraints)."""
+        for row, chunk in enumerate(batch.sampling):
+            seq, request = chunk.seq, self.requests[chunk.seq.id]
+            left = min(seq.max_tokens - seq.num_generated, seq.max_total_tokens - seq.num_tokens)
+            if request.matcher is None or left > CLOSING_WINDOW:
+                continue
+            if not request.closing:
+                after = self.grammars.closing_cost(request.matcher, tokens[row], limit=left)
+                request.closing = 1 + after + CLOSING_MARGIN > left
+            if request.closing:
+                choice = self.grammars.closing_token(request.matcher, logits[row])
+                tokens[row] = tokens[row] if choice is None else choice
+        return tokens
+
+    def _row(self, seq: Sequence) -> RowSampling:
+        return RowSampling(self.requests[seq.id].sampler, seq.token_ids)
+
+    def _deliver(self, sequences: list[Sequence]) -> None:
+        for seq in sequences:
+            request = self.requests[seq.id]
+            if not seq.new_token:
+                request.sampled_without_token()
+                continue
+            try:
+                if not request.accept(seq.token_ids[-1]) and not seq.is_finished:
+                    self.scheduler.finish(seq, "stop")
+            except GenerationError as error:
+                self.scheduler.finish(seq, "error")
+                request.fail(error)
+
+    def _complete(self) -> None:
+        for seq in self.scheduler.take_finished():
+            request = self.requests.pop(seq.id)
+            if not request.done and seq.finish_reason != "cancelled":
+                request.complete()
+
+    def _take_mail(self) -> None:
+        with self._wake:
+            inbox, self._inbox = self._inbox, []
+            cancelled, self._cancelled = self._cancelled, []
+        for request in inbox:
+            self.requests[request.seq.id] = request
+            self.scheduler.add(request.seq)
+        for request in cancelled:
+            if request.seq.id in self.requests and not request.seq.is_finished:
+                self.scheduler.finish(request.seq, "cancelled")
+
+    def _fail_all(self, reason: str) -> None:
+        for request in list(self.requests.values()):
+            if not request.seq.is_finished:
+                self.scheduler.finish(request.seq, "error")
+            request.fail(GenerationError(reason))
+        self.scheduler.take_finished()
+        self.requests.clear()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="orgide-engine", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._inbox or self._cancelled or self.scheduler.has_work or self._closed):
+                    self._wake.wait()
+                if self._closed:
+                    break
+            try:
+                self.step()
+            except Exception as error:  # a bug or an op failure: every caller hears of it, the engine goes on
+                self._fail_all(f"the engine failed: {error!r}")
+        self._fail_all("the model was closed")
+

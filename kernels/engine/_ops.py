@@ -1,0 +1,107 @@
+"""The ops a batched forward calls per layer, behind one interface so a backend can be swapped.
+
+`TorchOps` is the CPU path: plain torch, attention by gathering each sequence's KV slots (a view
+when its pages are consecutive) into `scaled_dot_product_attention`. A GPU backend implements the
+same five methods (e.g. RMSNorm, RoPE, SwiGLU and paged decode attention as Triton kernels reading
+`plan.page_tables`) and is handed to `ModelRunner(ops=...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from kernels._model import Rope, rms_norm
+from kernels.engine._step_plan import StepPlan
+
+
+class PagedKV:
+    """Keys and values of every page: [L, NKV, slots, D] each, slot = page * page_size + offset.
+
+    A sequence whose pages are consecutive reads its keys as a view, laid out as the single-sequence
+    cache of kernels/_model.py lays them out (so the same ops give the same numbers)."""
+
+    def __init__(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:  # fmt: skip
+        self.page_size = page_size
+        self.keys = torch.zeros(layers, kv_heads, num_pages * page_size, head_dim, dtype=dtype, device=device)
+        self.values = torch.zeros_like(self.keys)
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.numel() * self.keys.element_size() * 2
+
+    def copy_prefix(self, source: int, target: int, tokens: int) -> None:
+        """Copy the first `tokens` slots of page `source` into page `target` (copy-on-write)."""
+        s, t = source * self.page_size, target * self.page_size
+        self.keys[:, :, t : t + tokens] = self.keys[:, :, s : s + tokens]
+        self.values[:, :, t : t + tokens] = self.values[:, :, s : s + tokens]
+
+
+class Ops(Protocol):
+    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor: ...
+
+    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor: ...
+
+    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor: ...
+
+    def store_kv(self, kv: PagedKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None: ...
+
+    def attention(self, kv: PagedKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor: ...
+
+
+class TorchOps:
+    """The CPU path, with the single-sequence forward's own ops (kernels/_model.py).
+
+    `batch_invariant`: decode attention runs one sequence at a time, the way the single-sequence
+    forward does, so a sequence's numbers do not depend on what it is batched with. (One padded call
+    for all is faster, but its rounding differs in the last bits: enough to flip a greedy near-tie of
+    a small model whose activations are bf16.)
+    """
+
+    def __init__(self, norm_eps: float, batch_invariant: bool = True) -> None:
+        self.eps = torch.tensor(norm_eps, dtype=torch.float32)
+        self.batch_invariant = batch_invariant
+
+    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # [..., H]
+        return rms_norm(x, weight, self.eps)
+
+    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+        """x float32 [N, heads, D], dims in rotary pair order (2i, 2i+1); turns complex [N, 1, D/2]."""
+        return Rope.apply(x, turns)
+
+    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # in float32: SwiGLU is sensitive
+        return F.silu(gate.float()).mul_(up)
+
+    def store_kv(self, kv: PagedKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None:
+        kv.keys[layer].index_copy_(1, plan.write_slots, keys.transpose(0, 1))  # keys/values [N, NKV, D]
+        kv.values[layer].index_copy_(1, plan.write_slots, values.transpose(0, 1))
+
+    def attention(self, kv: PagedKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
+        """queries [N, NH, D] -> [N, NH * D]."""
+        n, heads, d = queries.shape
+        keys, values = kv.keys[layer], kv.values[layer]  # [NKV, slots, D]
+        kv_heads = keys.shape[0]
+        parts = []
+        b = plan.decode_rows
+        if b and (self.batch_invariant or b == 1):
+            scale = d**-0.5
+            for row, slots in enumerate(plan.decode_each):  # query heads grouped by the key/value head they share
+                k, v = keys[:, slots], values[:, slots]  # [NKV, S, D]
+                scores = torch.bmm(queries[row].view(kv_heads, heads // kv_heads, d), k.transpose(1, 2))  # [NKV, NH/NKV, S]
+                parts.append(torch.bmm(torch.softmax(scores.mul_(scale), dim=-1), v).view(1, heads * d))
+        elif b:
+            assert isinstance(plan.decode_slots, torch.Tensor)
+            k = keys[:, plan.decode_slots].transpose(0, 1)  # [B, NKV, Smax, D]
+            v = values[:, plan.decode_slots].transpose(0, 1)
+            out = F.scaled_dot_product_attention(queries[:b, :, None, :], k, v, attn_mask=plan.decode_mask, enable_gqa=heads != kv_heads)
+            parts.append(out.reshape(b, heads * d))  # [B, NH, 1, D] -> [B, NH * D]
+        for prefill in plan.prefills:
+            q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
+            k, v = keys[:, prefill.key_slots][None], values[:, prefill.key_slots][None]  # [1, NKV, S, D]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
+                                                 enable_gqa=heads != kv_heads)  # fmt: skip
+            parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)

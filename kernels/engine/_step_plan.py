@@ -1,0 +1,102 @@
+"""What one batched forward needs to know about a batch, as tensors: built once per step.
+
+Rows are the batch's tokens side by side (N of them). Single-token chunks come first (the decode
+group, B rows, one attention call together); each longer chunk is a prefill with its own call.
+A KV slot is `page * page_size + offset`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from kernels.engine._scheduler import Batch
+
+
+@dataclass(frozen=True)
+class PrefillPlan:
+    rows: slice  # its query rows
+    key_slots: torch.Tensor | slice  # [S] KV slots of positions 0 .. start + count (a slice when contiguous)
+    mask: torch.Tensor | None  # [T, S] bool, query i sees keys 0 .. start + i (None: plain causal from 0)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    token_ids: list[int]  # [N]
+    positions: torch.Tensor  # [N] long
+    write_slots: torch.Tensor  # [N] long, where each row's key and value go
+    decode_rows: int  # B: rows [0, B) are single-token chunks
+    decode_each: tuple[torch.Tensor | slice, ...]  # per decode row, the KV slots of its sequence [S_b]
+    decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
+    decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
+    prefills: tuple[PrefillPlan, ...]
+    sample_rows: torch.Tensor  # [n] long: the last row of each chunk that samples, in batch order
+    page_tables: tuple[tuple[int, ...], ...]  # per chunk, for backends that read the page table directly
+    context_lengths: tuple[int, ...]  # per chunk: start + count
+
+
+def slots_of(table: list[int], length: int, page_size: int) -> torch.Tensor | slice:
+    """KV slots of positions [0, length): a slice when the pages happen to be consecutive."""
+    pages = -(-length // page_size)
+    first = table[0]
+    if table[:pages] == list(range(first, first + pages)):
+        return slice(first * page_size, first * page_size + length)
+    base = torch.tensor(table[:pages], dtype=torch.long)[:, None] * page_size + torch.arange(page_size)  # [pages, P]
+    return base.flatten()[:length]
+
+
+def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan:
+    token_ids: list[int] = []
+    positions: list[int] = []
+    write_slots: list[int] = []
+    decode_tables: list[tuple[list[int], int]] = []
+    prefills: list[PrefillPlan] = []
+    sample_rows: list[int] = []
+    for chunk, table in zip(batch.chunks, tables, strict=True):
+        row = len(token_ids)
+        end = chunk.start + chunk.count
+        token_ids += chunk.seq.token_ids[chunk.start : end]
+        positions += range(chunk.start, end)
+        write_slots += [table[p // page_size] * page_size + p % page_size for p in range(chunk.start, end)]
+        if chunk.count == 1:
+            decode_tables.append((table, end))
+        else:
+            mask = None
+            if chunk.start:
+                mask = torch.arange(end)[None, :] <= torch.arange(chunk.start, end)[:, None]  # [T, S]
+            prefills.append(PrefillPlan(slice(row, row + chunk.count), slots_of(table, end, page_size), mask))
+        if chunk.samples:
+            sample_rows.append(row + chunk.count - 1)
+    decode_slots, decode_mask = _decode_slots(decode_tables, page_size)
+    decode_each = tuple(decode_slots if len(decode_tables) == 1 else slots_of(t, n, page_size) for t, n in decode_tables)
+    return StepPlan(
+        token_ids=token_ids,
+        positions=torch.tensor(positions, dtype=torch.long),
+        write_slots=torch.tensor(write_slots, dtype=torch.long),
+        decode_rows=len(decode_tables),
+        decode_each=decode_each,
+        decode_slots=decode_slots,
+        decode_mask=decode_mask,
+        prefills=tuple(prefills),
+        sample_rows=torch.tensor(sample_rows, dtype=torch.long),
+        page_tables=tuple(tuple(t) for t in tables),
+        context_lengths=tuple(c.start + c.count for c in batch.chunks),
+    )
+
+
+def _decode_slots(decode: list[tuple[list[int], int]], page_size: int) -> tuple[torch.Tensor | slice | None, torch.Tensor | None]:
+    if not decode:
+        return None, None
+    if len(decode) == 1:
+        table, length = decode[0]
+        return slots_of(table, length, page_size), None
+    lengths = [length for _, length in decode]
+    longest = max(lengths)
+    pages = -(-longest // page_size)
+    padded = torch.tensor([t[: -(-n // page_size)] + [0] * (pages - -(-n // page_size)) for t, n in decode], dtype=torch.long)
+    slots = (padded[:, :, None] * page_size + torch.arange(page_size)).flatten(1)[:, :longest]  # [B, Smax]
+    if min(lengths) == longest:
+        return slots, None
+    mask = torch.arange(longest)[None, :] < torch.tensor(lengths)[:, None]  # [B, Smax]
+    return slots, mask[:, None, None, :]
