@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QStackedWi
 from orgruntime import OrgError, TrustStore, create_org
 from orgruntime.vcs import head_commit
 from widgets import DARK, LIGHT, GraphEditor, Inspector, ValidationPanel
+from widgets.git import GitPanel
 
+from ide.cli._vcs_commands import driver_command
 from ide.app._autosave import Autosaver, discard_backup, find_backup
 from ide.app._banner import Banner
 from ide.app._docks import Docks
@@ -47,6 +49,8 @@ class MainWindow(QMainWindow):
         self.autosaver: Autosaver | None = None
         self.editor: GraphEditor | None = None
         self.inspector: Inspector | None = None
+        self.git_panel: GitPanel | None = None
+        self.known_head: str | None = None  # HEAD when the view last matched the files
         self.theme_setting = theme or self.settings.theme
         self.resolved_theme = "light"
         self.lag = LagMonitor(self)
@@ -110,6 +114,7 @@ class MainWindow(QMainWindow):
         session.disk_changed.connect(guarded(self._disk_changed))
         session.dirty_changed.connect(lambda _dirty: self._update_title())
         self._build_org_views(session)
+        self.known_head = self._head()
         self.trust.open(folder, session.org)
         self._offer_backup(folder)
         self.settings.add_recent(folder)
@@ -149,10 +154,11 @@ class MainWindow(QMainWindow):
         if self.editor is not None:
             self.org_layout.removeWidget(self.editor)
             self.editor.deleteLater()
-        for dock, text in ((self.docks.inspector, "Open an org to inspect it."), (self.docks.problems, "No org open.")):
+        for dock, text in ((self.docks.inspector, "Open an org to inspect it."), (self.docks.problems, "No org open."),
+                           (self.docks.git, "Open an org to see its changes and history.")):
             self.docks.set_content(dock, None, text)
         self.session.deleteLater()
-        self.session = self.autosaver = self.editor = self.inspector = None
+        self.session = self.autosaver = self.editor = self.inspector = self.git_panel = None
         self.pages.setCurrentWidget(self.welcome)
         self.refresh_status()
         self._update_title()
@@ -172,7 +178,17 @@ class MainWindow(QMainWindow):
         self.docks.set_content(self.docks.inspector, self.inspector, "")
         self.docks.set_content(self.docks.problems, problems, "")
         self.docks.files_view.show_folder(session.folder)
+        self.git_panel = GitPanel(session.folder, session.document, self.editor, self, merge_driver=driver_command())
+        self.git_panel.tree_changed.connect(guarded(self._disk_changed))
+        self.git_panel.forked.connect(guarded(self._forked))
+        self.git_panel.status_changed.connect(lambda *_: self.refresh_status())
+        self.git_panel.message.connect(lambda text, _error: self.statusBar().showMessage(text, 8000))
+        self.docks.set_content(self.docks.git, self.git_panel, "")
         self.commands.adopt_editor(self.editor)
+
+    def _forked(self, folder: Path, _untrusted: bool) -> None:
+        """A fork into a new folder opens in this window (restricted until trusted, when it came from elsewhere)."""
+        self.open_org(Path(folder))
 
     # --- saving ---
     def save(self) -> bool:
@@ -207,13 +223,14 @@ class MainWindow(QMainWindow):
     def reload(self) -> None:
         if self.session is None:
             return
-        head_before = self._head()
+        head_before = self.known_head
         try:
             self.session.reload()
         except OrgError as problem:
             self._warn("Cannot reload the org", f"{problem}\n\nThe view keeps the last version that loaded.")
             self.session.accept_disk_state()
             return
+        self.known_head = self._head()
         self.trust.check_after_reload(self.session.org, head_before)
         self.refresh_status()
         self.statusBar().showMessage("Reloaded from disk", 4000)

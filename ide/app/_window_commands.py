@@ -10,13 +10,13 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from orgruntime import OrgError
-from orgruntime.vcs import MergeStatus, commit_all, dirty_files, fork, merge, switch_branch
+from orgruntime.vcs import commit_all, dirty_files
 
 from ide.app._actions import ActionRegistry
 from ide.app._command_palette import CommandPalette
 from ide.app._errors import crash_dir
 from ide.app._settings_dialog import SettingsDialog
-from ide.app._vcs_dialogs import CommitDialog, ForkDialog, MergeDialog
+from ide.app._vcs_dialogs import CommitDialog
 
 if TYPE_CHECKING:
     from widgets import GraphEditor
@@ -74,9 +74,9 @@ class WindowCommands:
         add("stop", "&Stop", w.runs.stop, menu="Run", shortcut="Shift+F5", toolbar=True, tip="Stop the run")
         self.registry.separator("Git", toolbar=True)
         add("commit", "&Commit…", self.commit, menu="Git", shortcut="Ctrl+Shift+K", toolbar=True, tip="Save and commit the org")
-        add("fork", "&Fork…", self.fork, menu="Git", toolbar=True, tip="Fork the org as a branch or a copy")
+        add("fork", "&Fork…", self.fork, menu="Git", toolbar=True, tip="Fork an org as a branch or a copy in a new folder")
         add("merge", "&Merge…", self.merge, menu="Git", toolbar=True, tip="Merge a branch into this one")
-        add("switch_branch", "Switch branch…", self.switch_branch, menu="Git")
+        add("switch_branch", "Branches…", self.switch_branch, menu="Git")
 
         add("open_crash_reports", "Open the crash reports folder", self.open_crash_reports, menu="Help")
         add("lag", "Event-loop lag", lambda: w.statusBar().showMessage(w.lag.summary(), 8000), menu="Help")
@@ -157,88 +157,35 @@ class WindowCommands:
         except OrgError as problem:
             w._warn("Cannot commit", str(problem))
             return
+        w.known_head = sha
         w.statusBar().showMessage(f"Committed {sha[:10]}: {message}", 6000)
         w.refresh_status()
+        if w.git_panel is not None:
+            w.git_panel.refresh()
 
-    def fork(self) -> ForkDialog:
-        dialog = ForkDialog(self.window.session.folder, self.window)
-        dialog.branch_requested.connect(self._fork_branch)
-        dialog.clone_requested.connect(self._fork_clone)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def _fork_branch(self, branch: str) -> None:
+    def fork(self) -> None:
+        """The git panel's fork dialog (a branch, or a clone of this org or any other into a new folder)."""
         w = self.window
-        try:
-            fork(w.session.folder, branch=branch)
-        except OrgError as problem:
-            w._warn("Cannot fork", str(problem))
-            return
-        w.statusBar().showMessage(f"Now on the new branch {branch}", 6000)
-        w.refresh_status()
+        if w.maybe_save():
+            self._show_git(0)
+            w.git_panel.start_fork()
 
-    def _fork_clone(self, destination: Path) -> None:
+    def merge(self) -> None:
+        """The git panel's merge dialog; conflicts open its resolver. The view reloads when files change."""
         w = self.window
-        if not w.maybe_save():
-            return
-        try:
-            result = fork(w.session.folder, destination)
-        except OrgError as problem:
-            w._warn("Cannot fork", str(problem))
-            return
-        w.open_org(result.path)  # a copy from elsewhere: it opens in restricted mode until trusted
-
-    def merge(self) -> MergeDialog:
-        dialog = MergeDialog(self.window.session.folder, self.window)
-        dialog.merge_requested.connect(self._merge)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def _merge(self, ref: str) -> None:
-        w = self.window
-        if w.session.dirty and not w.save():
-            return
-        head_before = w._head()
-        try:
-            outcome = merge(w.session.folder, ref)
-        except OrgError as problem:
-            w._warn("Cannot merge", str(problem))
-            return
-        w.session.reload()
-        w.trust.check_after_reload(w.session.org, head_before)
-        w.refresh_status()
-        if outcome.status == MergeStatus.CONFLICTS:
-            w._warn("Merge conflicts", f"{len(outcome.conflicts)} conflict(s) remain; resolve them in the Git panel "
-                    "or on the command line (`orgide merge PATH --abort` undoes the merge).")
-        else:
-            w.statusBar().showMessage(f"Merge of {ref}: {outcome.status}", 6000)
+        if w.maybe_save():
+            self._show_git(0)
+            w.git_panel.start_merge()
 
     def switch_branch(self) -> None:
-        from orgruntime.vcs import list_branches
+        if self.window.maybe_save():
+            self._show_git(2)
 
+    def _show_git(self, tab: int) -> None:
         w = self.window
-        branches = list(list_branches(w.session.folder))
-        dialog = QInputDialog(w)
-        dialog.setObjectName("switchBranchDialog")
-        dialog.setWindowTitle("Switch branch")
-        dialog.setLabelText("Branch")
-        dialog.setComboBoxItems(branches)
-        dialog.textValueSelected.connect(self._switch)
-        self.dialog = dialog
-        dialog.open()
-
-    def _switch(self, branch: str) -> None:
-        w = self.window
-        if w.session.dirty and not w.save():
-            return
-        try:
-            switch_branch(w.session.folder, branch)
-        except OrgError as problem:
-            w._warn("Cannot switch branch", str(problem))
-            return
-        w.reload()
+        w.docks.git.show()
+        w.docks.git.raise_()
+        w.git_panel.tabs.setCurrentIndex(tab)
 
     # --- run ---
     def run(self) -> None:
