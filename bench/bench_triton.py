@@ -13,6 +13,7 @@ read, outputs written) and TFLOP/s for the matmuls, next to
   - dense: torch.matmul on weights dequantised once (cuBLAS at 16-bit weights, 3.5x the bytes).
 The device's measured copy bandwidth (read + write of a 1 GiB buffer) is printed first; the
 decode GEMV's share of it is the figure the issue's ">= 70% of the memory-bandwidth limit" asks for.
+Without --quick a sweep of GEMV and GEMM tile sizes follows (the defaults were chosen without a GPU).
 """
 
 from __future__ import annotations
@@ -109,6 +110,30 @@ def bench_matmuls(quick: bool, ceiling: float) -> None:
                 del weight, dense
 
 
+def sweep_tiles() -> None:
+    """Tile sizes other than the launchers' defaults (chosen without a GPU), to guide their tuning."""
+    from kernels.triton import _quant_gemm, _quant_gemv
+
+    print("\ntile sweep, Llama-3-8B gate_up (28672 x 4096) and down (4096 x 14336), float16 (defaults marked *)")
+    for qtype in ("Q4_0", "Q8_0"):
+        for name, (n, k) in {"gate_up": (28672, 4096), "down": (4096, 14336)}.items():
+            weight = random_weight(qtype, n, k)
+            x = torch.randn(1, k, dtype=torch.float16, device="cuda")
+            default = _quant_gemv.gemv_blocks(1, n)
+            for block_n in (4, 8, 16, 32):
+                for block_b in (128, 256, 512):
+                    ms = timed(lambda bn=block_n, bb=block_b: _quant_gemv.launch_quant_gemv(x, weight, None, block_n=bn, block_b=bb))  # noqa: B023
+                    mark = "*" if (block_n, block_b) == default else ""
+                    report("gemv tiles", f"{name} {qtype} M1", f"BN{block_n} BB{block_b}{mark}", ms, weight.nbytes + k * 2 + n * 2)
+            x = torch.randn(512, k, dtype=torch.float16, device="cuda")
+            default = _quant_gemm.gemm_blocks(512, torch.float16, qtype)[:3]
+            for tiles in ((128, 64, 64), (128, 128, 64), (64, 128, 64), (128, 64, 32), (64, 64, 64)):
+                ms = timed(lambda t=tiles: _quant_gemm.launch_quant_gemm(x, weight, None, block_m=t[0], block_n=t[1], block_k=t[2]))  # noqa: B023
+                mark = "*" if tiles == default else ""
+                report("gemm tiles", f"{name} {qtype} M512", "BM{} BN{} BK{}{}".format(*tiles, mark), ms, weight.nbytes + x.numel() * 2 + 512 * n * 2, 2 * 512 * n * k)
+            del weight
+
+
 def bench_elementwise(quick: bool) -> None:
     import kernels.triton as kt
     from kernels.triton import reference
@@ -179,6 +204,8 @@ def main() -> int:
     bench_matmuls(args.quick, ceiling)
     bench_elementwise(args.quick)
     bench_attention(args.quick)
+    if not args.quick:
+        sweep_tiles()
     if args.json:
         args.json.write_text(json.dumps({"device": torch.cuda.get_device_name(), "results": RESULTS}, indent=1))
     return 0

@@ -38,8 +38,8 @@ def test_gemv_matches_reference(qtype: str, dtype: torch.dtype, rows: int) -> No
 @pytest.mark.parametrize("qtype", QTYPES)
 def test_gemv_with_k_spanning_several_ragged_tiles_and_a_bias(qtype: str) -> None:
     weight, x, bias = weight_of(qtype, 7, 160, seed=5), activations(2, 160, torch.float32), activations(1, 7, torch.float32)[0]
-    with launching():  # K = 160 in tiles of 64: two full tiles and a half one
-        y = kernel_module("_quant_gemv").launch_quant_gemv(x, weight, bias, block_n=4, block_k=64)
+    with launching():  # K = 160 in steps of 64 elements (32 bytes of Q4_x, 64 of Q8_0): the last one ragged
+        y = kernel_module("_quant_gemv").launch_quant_gemv(x, weight, bias, block_n=4, block_b=32 if qtype != "Q8_0" else 64)
     assert relative_error(y, reference.quant_matmul(x, weight, bias)) <= TOLERANCE[torch.float32]
 
 
