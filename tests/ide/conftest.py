@@ -4,6 +4,7 @@ the real main window offscreen, and asyncio running on the Qt loop (qasync)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,12 @@ def qt_loop(qapp):
 
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
+    executor = ThreadPoolExecutor(4, thread_name_prefix="test-loop")  # plain threads: nothing left running at exit
+    loop.set_default_executor(executor)
     yield loop
     for task in asyncio.all_tasks(loop):
         task.cancel()
+    executor.shutdown(wait=True, cancel_futures=True)
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
 
