@@ -97,6 +97,7 @@ def test_commit_choice_commits_the_work_then_merges(qtbot, forked) -> None:
     dialog = panel.flows.dialog
     dialog.message_edit.setText("my notes")
     click(qtbot, dialog.commit_button)
+    wait_idle(qtbot, panel)  # the merge runs on the worker thread
     assert (mine / "notes" / "todo.txt").read_text() == "buy milk\n"
     assert panel.document.org.name == "Feature" and "Merged" in panel.last_message
     subjects = plain_git(mine, "log", "--format=%s", "-3").stdout.splitlines()
@@ -108,4 +109,5 @@ def test_a_refusal_from_the_core_is_shown_and_nothing_moves(qtbot, forked) -> No
     panel = open_panel(qtbot, mine, editor=False)
     before = snapshot(mine)
     panel.flows.merge("no-such-branch")
+    wait_idle(qtbot, panel)
     assert "unknown revision" in panel.last_message and snapshot(mine) == before

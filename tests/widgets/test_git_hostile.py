@@ -83,6 +83,7 @@ def test_every_panel_action_on_a_hostile_repository_runs_nothing(qtbot, hostile,
         click(qtbot, panel.merge_button)
         panel.flows.dialog.ref_combo.setEditText("feature")
         click(qtbot, panel.flows.dialog.ok_button)
+        wait_idle(qtbot, panel)
         resolver = panel.flows.resolver
         assert resolver.conflicts(), panel.last_message
         if finish == "abort":

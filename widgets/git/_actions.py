@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMessageBox
 
@@ -76,10 +77,17 @@ class PanelActions(QObject):
         return True
 
     def _open(self, dialog: QDialog, on_accept: Callable[[], None]) -> None:
-        self.dialog = dialog
+        self._replace("dialog", dialog)
         dialog.accepted.connect(on_accept)
-        dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+
+    def _replace(self, name: str, widget: QDialog) -> None:
+        """Keep the newest dialog of a kind reachable; the one it replaces (closed by now) is deleted."""
+        old = getattr(self, name)
+        if old is not None and old is not widget and shiboken6.isValid(old):
+            old.close()
+            old.deleteLater()
+        setattr(self, name, widget)
 
     # --- changes ---
     def stage(self, paths: list[str], staged: bool) -> None:
@@ -179,16 +187,9 @@ class PanelActions(QObject):
         self._open(dialog, lambda: self.merge(dialog.ref))
 
     def merge(self, ref: str) -> None:
-        def proceed() -> None:
-            try:
-                outcome = merge(self.folder, ref)
-            except OrgError as problem:
-                self.panel.report(str(problem), error=True)
-                self.panel.refresh()
-                return
-            self.panel.after_merge(outcome)
-
-        self.with_clean_tree(f"merge {ref}", proceed)
+        """Merge `ref` on the worker thread (a large org takes seconds to merge and save); conflicts open the resolver."""
+        self.with_clean_tree(f"merge {ref}", lambda: self.panel.runner.run(
+            f"Merging {ref}", lambda _progress: merge(self.folder, ref), self.panel.after_merge, self._failed))
 
     def pull(self) -> None:
         self.with_clean_tree("pull", lambda: self.panel.runner.run(
@@ -204,7 +205,8 @@ class PanelActions(QObject):
 
     # --- conflicts ---
     def resolve_conflicts(self) -> None:
-        if self.resolver is not None and self.resolver.isVisible():
+        if self.resolver is not None and shiboken6.isValid(self.resolver) and self.resolver.isVisible():
+            self.resolver.reload()
             self.resolver.raise_()
             return
         resolver = ConflictResolver(self.folder, self.panel.editor, self.panel)
@@ -212,8 +214,7 @@ class PanelActions(QObject):
         resolver.tree_changed.connect(self.panel.refresh)
         resolver.committed.connect(lambda sha: self.panel.report(f"Merge committed: {sha[:8]} has both parents."))
         resolver.aborted.connect(lambda: self.panel.report("Merge aborted; the tree is as it was."))
-        self.resolver = resolver
-        resolver.finished.connect(resolver.deleteLater)
+        self._replace("resolver", resolver)
         resolver.open()
 
     def abort_merge(self) -> None:
@@ -238,10 +239,10 @@ class PanelActions(QObject):
         summary = "; ".join(diff.summary()) or "no semantic changes"
         if new is None and self.panel.editor is not None:
             self.panel.editor.overlays.show_diff(diff, base=base)
+            self.panel.comparing = True
             self.panel.compare_label.setText(f"Comparing {old} with the working tree: {summary}")
             self.panel.compare_bar.show()
             return
         window = CompareWindow(old, new or "working tree", base, newer or org_at_revision(self.folder), diff, self.panel)
-        self.compare_window = window
-        window.finished.connect(window.deleteLater)
+        self._replace("compare_window", window)
         window.show()

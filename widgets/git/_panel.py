@@ -61,11 +61,13 @@ class GitPanel(QWidget):
         self.status: RepoStatus | None = None
         self.runner = TaskRunner(self)
         self.last_message = ""
+        self.comparing = False  # a comparison is drawn on the editor's graph
         self.history_limit = PAGE
         self._emitted: tuple[str, int, int] | None = None
         self._page_key: tuple[str | None, int] | None = None  # the history page shown: (HEAD, length)
         self._head_org: tuple[str, Org] | None = None  # HEAD's org, read once per commit for the summaries
         self._build()
+        self.tree_changed.connect(self.clear_comparison)  # first: the marks belong to the org about to be replaced
         self.flows = PanelActions(self, merge_driver)
         self.runner.started.connect(self._task_started)
         self.runner.progress.connect(self._task_progress)
@@ -159,6 +161,8 @@ class GitPanel(QWidget):
     def refresh(self) -> None:
         """Read the repository again: status, changes and their summaries, branches, history."""
         self._refresh_timer.stop()
+        if self.busy:
+            return  # the job's end refreshes; meanwhile the worker owns the repository
         try:
             status = repo_status(self.folder)
         except NotARepositoryError:
@@ -299,8 +303,10 @@ class GitPanel(QWidget):
         self.changes.message.setFocus()
 
     def clear_comparison(self) -> None:
-        if self.editor is not None:
+        """Take the comparison's marks off the graph (conflict marks of an open resolver stay)."""
+        if self.comparing and self.editor is not None:
             self.editor.overlays.clear_diff()
+        self.comparing = False
         self.compare_bar.hide()
 
     def resolve_conflicts(self) -> None:

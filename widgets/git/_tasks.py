@@ -46,6 +46,7 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
+        self._pool.setExpiryTimeout(0)  # the worker thread ends with its job: none is left running at exit
         self._label: str | None = None
         self._relay: _Relay | None = None
         self._callbacks: tuple[Callable[[object], None], Callable[[Exception], None]] | None = None
