@@ -85,16 +85,24 @@ class GGUFFile:
         info = self.tensors[name]
         return np.frombuffer(self._map, dtype=np.uint8, count=info.nbytes, offset=info.offset)
 
-    def release_pages(self, name: str | None = None) -> None:
-        """Drop the map's pages (of tensor `name`, or all) from resident memory; they reload on access."""
+    def release_pages(self, name: str | None = None, rows: tuple[int, int] | None = None) -> None:
+        """Drop mapped pages from resident memory: of all, of tensor `name`, or of its rows [start, stop).
+
+        Pages reload from the file on the next access, so this is only ever a saving.
+        """
         if not hasattr(mmap, "MADV_DONTNEED"):
             return
         if name is None:
             self._map.madvise(mmap.MADV_DONTNEED)
             return
         info = self.tensors[name]
-        start = info.offset - info.offset % mmap.PAGESIZE
-        self._map.madvise(mmap.MADV_DONTNEED, start, info.offset + info.nbytes - start)
+        begin, end = info.offset, info.offset + info.nbytes
+        if rows is not None:
+            row_bytes = info.nbytes // info.shape[0]
+            begin, end = info.offset + rows[0] * row_bytes, info.offset + rows[1] * row_bytes
+        start = begin - begin % mmap.PAGESIZE
+        if end > start:
+            self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     def close(self) -> None:
         try:

@@ -31,7 +31,7 @@ from kernels._quants import GROUP, GroupAffine
 
 INNER_K_TILES = 2
 N_MULTIPLE = 16
-PACK_ROWS = 1024  # a multiple of the op's row tiles: packing slices equals packing the whole
+PACK_ROWS = 256  # a multiple of the op's row tiles: packing slices equals packing the whole
 
 
 class DenseLinear:

@@ -7,6 +7,8 @@ weight or a second copy of the model.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -162,6 +164,7 @@ class WeightLoader:
             row += count
             for source in run:
                 self.file.release_pages(source.name)
+        return_freed_memory()
         return LinearGroup(tuple(parts), tuple(s.rows for s in sources))
 
     def _layer(self, run: list[_Source], bias: torch.Tensor | None) -> Linear:
@@ -192,8 +195,11 @@ class WeightLoader:
         """The raw bytes of rows start..stop of `source` (in its order), flat, and their shape."""
         info = self.file.tensors[source.name]
         raw = self.file.tensor_bytes(source.name).reshape(source.rows, -1)
-        picked = raw[start:stop] if source.order is None else raw[source.order[start:stop]]
-        return picked.reshape(-1), (picked.shape[0], info.shape[-1])
+        if source.order is not None:
+            return raw[source.order[start:stop]].reshape(-1), (stop - start, info.shape[-1])
+        picked = raw[start:stop].copy()
+        self.file.release_pages(source.name, (start, stop))  # read once: the pages may go
+        return picked.reshape(-1), (stop - start, info.shape[-1])
 
     def _affine_blocks(self, run: list[_Source]) -> Iterator[GroupAffine]:
         """The group-affine form of the run's rows stacked, PACK_ROWS rows at a time."""
@@ -254,6 +260,22 @@ class WeightLoader:
             self.mode = "fallback"
             self.fallback_reason = str(error)
             return None
+
+
+def _load_malloc_trim():  # type: ignore[no-untyped-def]
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def return_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc keeps them after conversion temporaries)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _runs(sources: list[_Source]) -> Iterator[list[_Source]]:
