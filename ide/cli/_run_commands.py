@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     budget = Budget(max_steps=args.max_steps, max_tokens=args.max_tokens, max_cost_usd=args.max_cost, max_seconds=args.max_seconds)
     _register_local_engine(org, args.model)
     runner = Runner(_config(args, console, budget, args.model, args.max_concurrency))
-    stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root))
+    stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root), org_dir=root)
     return _consume(stream, args.json, console, runner.config.human)
 
 
@@ -192,7 +192,7 @@ def _resume(args: argparse.Namespace) -> int:
         models = read_info(run_dir).get("models") or {}
         _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
         runner = Runner(_config(args, console))
-        stream = runner.resume_stream(org, run_dir)
+        stream = runner.resume_stream(org, run_dir, org_dir=root)
     except RunError as problem:
         print(f"orgide resume: {problem}", file=sys.stderr)
         return EXIT_NO

@@ -21,6 +21,8 @@ from orgruntime.run import (
     LLMCallFinished,
     MessageSent,
     RunFinished,
+    RunPaused,
+    RunResumed,
     RunStarted,
     TokenDelta,
     ToolCalled,
@@ -86,6 +88,10 @@ class RunView:
             case AgentFailed(agent=agent, error_type=error_type, error=error):
                 self._row(agent).state = "failed"
                 return [f"[{agent}] failed: {error_type}: {error}"]
+            case RunPaused():
+                return ["(paused)"]
+            case RunResumed(step=step):
+                return ["(one step)" if step else "(resumed)"]
             case RunFinished(status=status, result=result, error=error):
                 for row in self.agents.values():
                     row.state = "done" if row.state != "failed" else row.state

@@ -12,6 +12,8 @@ from orgruntime.run._events import (
     LLMCallFinished,
     MessageSent,
     RunFinished,
+    RunPaused,
+    RunResumed,
     RunStarted,
     TokenDelta,
     ToolCalled,
@@ -20,8 +22,9 @@ from orgruntime.run._events import (
     event_to_json,
     event_to_line,
 )
-from orgruntime.run._human import NO_HUMAN_ANSWER, FixedAnswers, HumanResponder, NoHumans
+from orgruntime.run._human import NO_HUMAN_ANSWER, FixedAnswers, HumanDesk, HumanResponder, NoHumans
 from orgruntime.run._log import EVENTS_FILE, INFO_FILE, WORKSPACE_DIR, LoadedLog, list_runs, load_events, read_info
+from orgruntime.run._org_tools import TOOLS_DIR, OrgTool, discover_org_tools, read_org_tool
 from orgruntime.run._python_tool import PythonLimits
 from orgruntime.run._transcript import render_transcript
 from orgruntime.run._workspace import confined_path
@@ -30,6 +33,7 @@ __all__ = [
     "EVENTS_FILE",
     "INFO_FILE",
     "NO_HUMAN_ANSWER",
+    "TOOLS_DIR",
     "WORKSPACE_DIR",
     "AgentActivated",
     "AgentFailed",
@@ -37,12 +41,14 @@ __all__ = [
     "Event",
     "EventFormatError",
     "FixedAnswers",
+    "HumanDesk",
     "HumanInputRequested",
     "HumanResponder",
     "LLMCallFinished",
     "LoadedLog",
     "MessageSent",
     "NoHumans",
+    "OrgTool",
     "Provenance",
     "PythonLimits",
     "RunConfig",
@@ -51,6 +57,8 @@ __all__ = [
     "RunLogError",
     "RunNotResumable",
     "RunOutcome",
+    "RunPaused",
+    "RunResumed",
     "RunStarted",
     "RunStream",
     "Runner",
@@ -59,11 +67,13 @@ __all__ = [
     "ToolError",
     "ToolReturned",
     "confined_path",
+    "discover_org_tools",
     "event_from_json",
     "event_to_json",
     "event_to_line",
     "list_runs",
     "load_events",
     "read_info",
+    "read_org_tool",
     "render_transcript",
 ]

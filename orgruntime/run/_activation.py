@@ -23,7 +23,7 @@ from orgruntime.run._events import (
 )
 from orgruntime.run._human import NO_HUMAN_ANSWER
 from orgruntime.run._routing import USER, refusal
-from orgruntime.run._tools import call_tool
+from orgruntime.run._tools import call_tool, needs_trust
 
 if TYPE_CHECKING:
     from orgruntime.run._engine import Engine
@@ -42,7 +42,11 @@ async def work(engine: Engine, agent_id: str) -> None:
     while agent.active and not engine.state.outcome_known:
         if agent.reply is not None:
             _deliver_reply(engine, agent_id, agent.reply)
-        elif agent.pending:
+            continue
+        if not engine.pause.may_go(agent_id):  # paused: the next call waits; the state may change meanwhile
+            await engine.pause.gate(agent_id)
+            continue
+        if agent.pending:
             await _perform(engine, agent_id, next(iter(agent.pending.values())))
         else:
             await _call_model(engine, agent_id)
@@ -73,7 +77,7 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         return
     org_agent = engine.org.agent(agent_id)
     agent = engine.state.agents[agent_id]
-    tools = offered_tools(engine.org, org_agent, trusted=engine.config.trusted)
+    tools = offered_tools(engine.org, org_agent, trusted=engine.config.trusted, org_tools=engine.tool_context.org_tools)
     model = engine.models[agent_id]
     if not model:
         engine.emit(AgentFailed, agent=agent_id, error_type="NoModel", error="no model: set defaults.model in org.yaml, model in the agent, or --model")
@@ -146,9 +150,15 @@ async def _perform(engine: Engine, agent_id: str, call: ToolCall) -> None:
     if call.name not in org_agent.tools:
         _refuse(engine, agent_id, call, f"you have no tool {call.name!r}; your actions are: {', '.join([*ACTIONS, *org_agent.tools])}")
         return
-    if call.name == "run_python" and not engine.config.trusted:
-        _refuse(engine, agent_id, call, "run_python only runs in a trusted org")
+    if needs_trust(call.name) and not engine.config.trusted:
+        what = "run_python" if call.name == "run_python" else f"the org's tool {call.name} (tools/{call.name}.py)"
+        _refuse(engine, agent_id, call, f"{what} only runs in a trusted org; nothing was run")
         return
+    if needs_trust(call.name) and call.name != "run_python":
+        org_tool = engine.tool_context.org_tools.get(call.name)
+        if org_tool is None or org_tool.spec is None:
+            _refuse(engine, agent_id, call, org_tool.problem if org_tool is not None and org_tool.problem else f"the org has no tool file tools/{call.name}.py")
+            return
     if call.id not in engine.state.agents[agent_id].started:  # begun before a crash: its outcome is unknown, so run it again
         engine.emit(ToolCalled, agent=agent_id, call_id=call.id, name=call.name, arguments=dict(call.arguments))
     try:

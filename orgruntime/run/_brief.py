@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from orgruntime._model import Agent, Org
 from orgruntime.llm import ToolSpec
 from orgruntime import contacts
-from orgruntime.run._tools import tool_spec
+from orgruntime.run._org_tools import OrgTool
+from orgruntime.run._tools import needs_trust, tool_spec
 
 SEND_MESSAGE = ToolSpec(
     name="send_message",
@@ -26,13 +27,14 @@ FINISH = ToolSpec(
 ACTIONS = ("send_message", "finish")
 
 
-def offered_tools(org: Org, agent: Agent, *, trusted: bool) -> tuple[ToolSpec, ...]:
+def offered_tools(org: Org, agent: Agent, *, trusted: bool, org_tools: Mapping[str, OrgTool] | None = None) -> tuple[ToolSpec, ...]:
+    """The actions, then the agent's tools that can run: run_python and the org's tools only when trusted."""
     specs = [SEND_MESSAGE]
     if agent.id == org.entry:
         specs.append(FINISH)
     for name in agent.tools:
-        spec = tool_spec(name)
-        if spec is not None and (trusted or name != "run_python"):
+        spec = tool_spec(name, org_tools)
+        if spec is not None and (trusted or not needs_trust(name)):
             specs.append(spec)
     return tuple(specs)
 

@@ -18,8 +18,10 @@ from orgruntime.llm import RetryPolicy, prepare
 from orgruntime.run._activation import work
 from orgruntime.run._budgets import LIMITS, merge_budget, seconds_left
 from orgruntime.run._errors import RunNotResumable
-from orgruntime.run._events import AgentFailed, BudgetExceeded, Event, MessageSent, RunFinished, RunStarted, TokenDelta
+from orgruntime.run._events import AgentFailed, BudgetExceeded, Event, MessageSent, RunFinished, RunPaused, RunResumed, RunStarted, TokenDelta
 from orgruntime.run._human import HumanResponder, NoHumans
+from orgruntime.run._org_tools import discover_org_tools
+from orgruntime.run._pause import PauseControl
 from orgruntime.run._log import WORKSPACE_DIR, EventLog, drop_torn_tail, load_events, new_run_id, read_info, write_info
 from orgruntime.run._python_tool import PythonLimits
 from orgruntime.run._routing import USER
@@ -56,7 +58,7 @@ class Provenance:
 
 
 class Engine:
-    def __init__(self, org: Org, config: RunConfig, run_dir: Path | None, sink: Callable[[Event], None]) -> None:
+    def __init__(self, org: Org, config: RunConfig, run_dir: Path | None, sink: Callable[[Event], None], org_dir: Path | None = None) -> None:
         self.org, self.config, self.run_dir = org, config, run_dir
         self.state = RunState(org)
         self.budget = merge_budget(org.budget, config.budget)
@@ -64,12 +66,14 @@ class Engine:
         workspace = config.workspace or (run_dir / WORKSPACE_DIR if run_dir is not None else None)
         if workspace is not None:
             workspace.mkdir(parents=True, exist_ok=True)
-        self.tool_context = ToolContext(workspace=workspace, python=config.python)
+        org_tools = discover_org_tools(org_dir) if org_dir is not None and config.trusted else {}  # untrusted: not even read
+        self.tool_context = ToolContext(workspace=workspace, python=config.python, org_tools=org_tools)
         self.concurrency = max(1, config.max_concurrency or org.max_concurrency or DEFAULT_CONCURRENCY)
         self.log = EventLog(run_dir, fsync=config.fsync) if run_dir is not None else None
         self._sink = sink
         self._wake = asyncio.Event()
         self._stop_requested = False
+        self.pause = PauseControl()
         self.info: dict[str, Any] = {}
 
     def emit(self, kind: type[Any], **fields: Any) -> Any:
@@ -90,6 +94,30 @@ class Engine:
         self._stop_requested = True
         self._wake.set()
 
+    def request_pause(self) -> bool:
+        if self.state.is_over or not self.pause.pause():
+            return False
+        if self.state.run_id:  # before the start, RunPaused follows RunStarted
+            self.emit(RunPaused)
+        return True
+
+    def request_resume(self) -> bool:
+        if self.state.is_over or not self.pause.resume():
+            return False
+        if self.state.run_id:
+            self.emit(RunResumed)
+        return True
+
+    def request_step(self) -> bool:
+        if self.state.is_over or not self.pause.want_step():
+            return False
+        self._wake.set()
+        return True
+
+    def _announce_pause(self) -> None:
+        if self.pause.paused:
+            self.emit(RunPaused)
+
     async def start(self, task: str, run_id: str, provenance: Provenance) -> None:
         self.info = {
             "run_id": run_id,
@@ -106,6 +134,7 @@ class Engine:
         self._write_info()
         self.emit(RunStarted, run_id=run_id, org_name=self.org.name, entry=self.org.entry, task=task, models=dict(self.models))
         self.emit(MessageSent, sender=USER, recipient=self.org.entry, content=task, message_id=self.next_message_id())
+        self._announce_pause()
         await self._drive()
 
     async def resume(self, events: tuple[Event, ...]) -> None:
@@ -118,6 +147,7 @@ class Engine:
         self.emit(RunStarted, org_name=self.org.name, entry=self.org.entry, task=self.state.task, models=dict(self.models), resumed=True)
         if self.state.message_count == 0:  # cut short before the task was handed over
             self.emit(MessageSent, sender=USER, recipient=self.org.entry, content=self.state.task, message_id=self.next_message_id())
+        self._announce_pause()
         await self._drive()
 
     async def _drive(self) -> None:
@@ -125,8 +155,8 @@ class Engine:
         try:
             while not self.state.outcome_known and not self._stop_requested:
                 self._start_workers(workers)
-                if not workers:
-                    break
+                if not workers and not (self.pause.paused and self.state.has_ready()):
+                    break  # nobody has work (a paused run with mail waits for resume, step or stop)
                 await self._wait(workers)
         except asyncio.CancelledError:
             self._stop_requested = True  # the task running the run was cancelled: that is a stop
@@ -140,19 +170,36 @@ class Engine:
 
     def _start_workers(self, workers: dict[str, asyncio.Task[None]]) -> None:
         """Agents mid-activation first (after a resume), then idle agents by their oldest unread message;
-        an agent whose requests are still being worked on waits, unless nobody else is working."""
+        an agent whose requests are still being worked on waits, unless nobody else is working.
+        Paused, only a step starts anything: it lets one held activation go on, or starts one."""
         for agent_id in sorted(self.state.active_ids - workers.keys()):
             self._start(workers, agent_id)
+        if not self.pause.paused:
+            self._start_ready(workers, self.concurrency)
+        elif self.pause.step_wanted:
+            chosen = next(iter(workers), None) or self._start_ready(workers, 1)
+            if chosen is None:
+                self.pause.step_wanted = False  # nothing to step through
+                return
+            self.pause.let_through(chosen)
+            self.emit(RunResumed, step=True)
+
+    def _start_ready(self, workers: dict[str, asyncio.Task[None]], capacity: int) -> str | None:
+        """Start idle agents with mail until `capacity` work at once; the first one started, if any."""
+        first: str | None = None
         waiting: list[str] = []
-        while len(workers) < self.concurrency and (agent_id := self.state.pop_ready(workers)) is not None:
+        while len(workers) < capacity and (agent_id := self.state.pop_ready(workers)) is not None:
             if self.state.is_waiting(agent_id):
                 waiting.append(agent_id)
             else:
                 self._start(workers, agent_id)
+                first = first or agent_id
         if waiting and not workers:  # nobody would ever answer: waiting must not become a deadlock
-            self._start(workers, waiting.pop(0))
+            first = waiting.pop(0)
+            self._start(workers, first)
         for agent_id in waiting:
             self.state.requeue(agent_id)
+        return first
 
     def _start(self, workers: dict[str, asyncio.Task[None]], agent_id: str) -> None:
         workers[agent_id] = asyncio.create_task(work(self, agent_id), name=f"agent {agent_id}")
@@ -160,7 +207,7 @@ class Engine:
     async def _wait(self, workers: dict[str, asyncio.Task[None]]) -> None:
         self._wake.clear()
         waker = asyncio.create_task(self._wake.wait())
-        left = seconds_left(self.state, self.budget, time.time())
+        left = seconds_left(self.state, self.budget, time.time()) if not self.pause.holding else None  # paused time is free
         try:
             done, _ = await asyncio.wait([waker, *workers.values()], timeout=max(0.0, left) if left is not None else None, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -171,6 +218,8 @@ class Engine:
                 error = task.exception() if not task.cancelled() else None
                 if error is not None:
                     self.emit(AgentFailed, agent=agent_id, error_type=type(error).__name__, error=str(error) or repr(error))
+                if self.pause.step_ended(agent_id) and not self.state.outcome_known:
+                    self.emit(RunPaused)
         left = seconds_left(self.state, self.budget, time.time())
         if left is not None and left <= 0 and not self.state.outcome_known:
             self.emit(BudgetExceeded, scope="run", limit="max_seconds", used=self.state.elapsed(time.time()), allowed=float(self.budget.max_seconds or 0))
@@ -230,7 +279,13 @@ class RunOutcome:
 
 
 class RunStream:
-    """The events of one run as they happen; `stop()` ends the run as `stopped`. Iterate it exactly once."""
+    """The events of one run as they happen. Iterate it exactly once.
+
+    Control (call from the thread running the event loop; each returns whether it changed anything):
+    `stop()` ends the run as `stopped`; `pause()` starts no new activation or call (calls in flight finish;
+    RunPaused); `resume()` goes on (RunResumed); `step()`, while paused, runs exactly one activation
+    (RunResumed with step=True, then RunPaused when it ends). `pause()` before iterating starts the run paused.
+    """
 
     def __init__(self, start: Callable[[Engine], Any], make_engine: Callable[[Callable[[Event], None]], Engine], run_id: str) -> None:
         self.run_id = run_id
@@ -246,6 +301,20 @@ class RunStream:
 
     def stop(self) -> None:
         self._engine.request_stop()
+
+    def pause(self) -> bool:
+        return self._engine.request_pause()
+
+    def resume(self) -> bool:
+        return self._engine.request_resume()
+
+    def step(self) -> bool:
+        return self._engine.request_step()
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run holds back new work (also true while a step runs)."""
+        return self._engine.pause.paused
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         self._task = asyncio.create_task(self._run())
@@ -275,13 +344,16 @@ class Runner:
     def __init__(self, config: RunConfig = RunConfig()) -> None:
         self.config = config
 
-    def stream(self, org: Org, task: str, *, runs_dir: Path | None = None, run_id: str | None = None, provenance: Provenance = Provenance()) -> RunStream:
-        """A new run of `org` on `task`; its log goes to `runs_dir/<run_id>/` when `runs_dir` is given."""
+    def stream(
+        self, org: Org, task: str, *, runs_dir: Path | None = None, run_id: str | None = None, provenance: Provenance = Provenance(), org_dir: Path | None = None
+    ) -> RunStream:
+        """A new run of `org` on `task`; its log goes to `runs_dir/<run_id>/` when `runs_dir` is given.
+        `org_dir`, the org's folder, is where its own tools (tools/<name>.py) are read from, in trusted runs."""
         run_id = run_id or new_run_id()
         run_dir = runs_dir / run_id if runs_dir is not None else None
         return RunStream(
             lambda engine: engine.start(task, run_id, provenance),
-            lambda sink: Engine(org, self.config, run_dir, sink),
+            lambda sink: Engine(org, self.config, run_dir, sink, org_dir),
             run_id,
         )
 
@@ -292,7 +364,7 @@ class Runner:
         assert stream.outcome is not None
         return stream.outcome
 
-    def resume_stream(self, org: Org, run_dir: Path) -> RunStream:
+    def resume_stream(self, org: Org, run_dir: Path, *, org_dir: Path | None = None) -> RunStream:
         """Continue a run cut short (a crash, a kill) from its log in `run_dir`."""
         loaded = load_events(run_dir)
         if not loaded.events:
@@ -305,21 +377,21 @@ class Runner:
         drop_torn_tail(run_dir, loaded)
         return RunStream(
             lambda engine: engine.resume(loaded.events),
-            lambda sink: _resumed_engine(org, self.config, run_dir, sink, started.models),
+            lambda sink: _resumed_engine(org, self.config, run_dir, sink, started.models, org_dir),
             run_dir.name,
         )
 
-    async def resume(self, org: Org, run_dir: Path) -> RunOutcome:
-        stream = self.resume_stream(org, run_dir)
+    async def resume(self, org: Org, run_dir: Path, *, org_dir: Path | None = None) -> RunOutcome:
+        stream = self.resume_stream(org, run_dir, org_dir=org_dir)
         async for _ in stream:
             pass
         assert stream.outcome is not None
         return stream.outcome
 
 
-def _resumed_engine(org: Org, config: RunConfig, run_dir: Path, sink: Callable[[Event], None], models: Any) -> Engine:
+def _resumed_engine(org: Org, config: RunConfig, run_dir: Path, sink: Callable[[Event], None], models: Any, org_dir: Path | None) -> Engine:
     """The resumed part runs with the models and budget the run started with, unless the config says otherwise."""
-    engine = Engine(org, config, run_dir, sink)
+    engine = Engine(org, config, run_dir, sink, org_dir)
     if config.model is None:
         engine.models.update({agent_id: model for agent_id, model in dict(models).items() if agent_id in engine.models})
     if config.budget is None:

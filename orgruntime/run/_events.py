@@ -102,10 +102,30 @@ class ToolReturned(_Event):
 
 @dataclass(frozen=True, kw_only=True)
 class HumanInputRequested(_Event):
+    """A human seat is asked `question` (the message `message_id` from `sender`) and waits for a person."""
+
     agent: str
     sender: str
     question: str
     message_id: str
+
+    @property
+    def question_id(self) -> str:
+        """Names this question among every run's: what a responder's `respond` takes."""
+        return f"{self.run_id}/{self.message_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPaused(_Event):
+    """From here no activation, model call or tool call starts until RunResumed; calls in flight finish.
+    Paused time does not count against the run's max_seconds."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(_Event):
+    """The run goes on; with `step`, for exactly one activation, after which it is paused again."""
+
+    step: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +169,8 @@ Event = (
     | HumanInputRequested
     | BudgetExceeded
     | AgentFailed
+    | RunPaused
+    | RunResumed
     | RunFinished
 )
 
@@ -165,6 +187,8 @@ EVENT_TYPES: Mapping[str, type[Any]] = {
         HumanInputRequested,
         BudgetExceeded,
         AgentFailed,
+        RunPaused,
+        RunResumed,
         RunFinished,
     )
 }

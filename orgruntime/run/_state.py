@@ -18,6 +18,8 @@ from orgruntime.run._events import (
     LLMCallFinished,
     MessageSent,
     RunFinished,
+    RunPaused,
+    RunResumed,
     RunStarted,
     TokenDelta,
     ToolCalled,
@@ -77,6 +79,8 @@ class RunState:
     started_ts: float = 0.0
     segment_started_ts: float = 0.0
     earlier_segments_s: float = 0.0
+    paused_s: float = 0.0  # time spent paused in the current segment
+    paused_since: float | None = None  # when the run was paused, while it is
     last_ts: float = 0.0
     result: str | None = None
     exceeded: BudgetExceeded | None = None
@@ -99,6 +103,10 @@ class RunState:
                 continue
             return agent_id
         return None
+
+    def has_ready(self) -> bool:
+        """Whether an idle agent has unread mail (without taking it off the queue)."""
+        return any(not agent.active and agent.inbox for agent in self.agents.values())
 
     def requeue(self, agent_id: str) -> None:
         self._mark_ready(self.agents[agent_id])
@@ -136,18 +144,27 @@ class RunState:
         """The run's end is decided (a result, a failure, a budget) even if RunFinished is not written yet."""
         return self.finished is not None or self.result is not None or self.exceeded is not None or self.failure is not None
 
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
     def elapsed(self, now: float) -> float:
-        return self.earlier_segments_s + max(0.0, now - self.segment_started_ts)
+        """Working time: wall time since the start, less the time spent paused."""
+        return self.earlier_segments_s + self._segment_elapsed(now)
+
+    def _segment_elapsed(self, now: float) -> float:
+        paused = self.paused_s + (max(0.0, now - self.paused_since) if self.paused_since is not None else 0.0)
+        return max(0.0, now - self.segment_started_ts - paused)
 
     def apply(self, event: Event) -> None:
         self.seq = event.seq
         match event:
             case RunStarted():
                 if event.resumed:
-                    self.earlier_segments_s += max(0.0, self.last_ts - self.segment_started_ts)
+                    self.earlier_segments_s += self._segment_elapsed(self.last_ts)
                 else:
                     self.run_id, self.task, self.started_ts = event.run_id, event.task, event.ts
-                self.segment_started_ts = event.ts
+                self.segment_started_ts, self.paused_s, self.paused_since = event.ts, 0.0, None
             case AgentActivated():
                 self._activate(event)
             case TokenDelta():
@@ -168,6 +185,13 @@ class RunState:
             case AgentFailed():
                 self.failure = event
                 self._set_active(self.agents[event.agent], False)
+            case RunPaused():
+                if self.paused_since is None:
+                    self.paused_since = event.ts
+            case RunResumed():
+                if self.paused_since is not None:
+                    self.paused_s += max(0.0, event.ts - self.paused_since)
+                    self.paused_since = None
             case RunFinished():
                 self.finished = event
             case _:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orgruntime.llm import ToolSpec
 from orgruntime.run._errors import ToolError
+from orgruntime.run._org_tools import OrgTool, call_org_tool
 from orgruntime.run._python_tool import PythonLimits, run_python
 from orgruntime.run._workspace import confined_path, display, open_no_follow
 
@@ -23,6 +24,7 @@ MAX_LISTED = 500
 class ToolContext:
     workspace: Path | None
     python: PythonLimits = PythonLimits()
+    org_tools: Mapping[str, OrgTool] = field(default_factory=dict)  # read only for trusted runs
 
 
 ToolFunction = Callable[[ToolContext, Mapping[str, Any]], Awaitable[str]]
@@ -117,13 +119,24 @@ TOOLS: Mapping[str, tuple[ToolSpec, ToolFunction]] = {
 }
 
 
-def tool_spec(name: str) -> ToolSpec | None:
+def needs_trust(name: str) -> bool:
+    """run_python and every tool of the org's own run only in trusted runs."""
+    return name == "run_python" or name not in TOOLS
+
+
+def tool_spec(name: str, org_tools: Mapping[str, OrgTool] | None = None) -> ToolSpec | None:
     entry = TOOLS.get(name)
-    return entry[0] if entry else None
+    if entry is not None:
+        return entry[0]
+    tool = (org_tools or {}).get(name)
+    return tool.spec if tool is not None else None
 
 
 async def call_tool(context: ToolContext, name: str, arguments: Mapping[str, Any]) -> str:
     entry = TOOLS.get(name)
-    if entry is None:
+    if entry is not None:
+        return await entry[1](context, arguments)
+    tool = context.org_tools.get(name)
+    if tool is None:
         raise ToolError(f"there is no tool {name!r}")
-    return await entry[1](context, arguments)
+    return await call_org_tool(tool, arguments, _workspace(context), context.python)

@@ -15,6 +15,8 @@ from orgruntime.run._events import (
     LLMCallFinished,
     MessageSent,
     RunFinished,
+    RunPaused,
+    RunResumed,
     RunStarted,
     TokenDelta,
     ToolCalled,
@@ -43,7 +45,7 @@ def render_transcript(events: Iterable[Event]) -> list[str]:
                 lines.append(f"[{agent}] failed: {error_type}: {error}")
             case RunFinished(status=status, result=result, error=error):
                 lines.append(f"finished: {status}" + (f": {result}" if result is not None else "") + (f" ({error})" if error else ""))
-            case RunStarted() | AgentActivated() | TokenDelta() | LLMCallFinished():
+            case RunStarted() | AgentActivated() | TokenDelta() | LLMCallFinished() | RunPaused() | RunResumed():
                 pass
             case _:
                 assert_never(event)
