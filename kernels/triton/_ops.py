@@ -45,6 +45,7 @@ def _rows(name: str, tensor: torch.Tensor) -> torch.Tensor:
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """x [..., H], weight [H] -> [..., H] in x's dtype."""
     _float("x", x)
+    _float("weight", weight)
     _check(weight.shape == (x.shape[-1],), f"weight must be [{x.shape[-1]}], got {list(weight.shape)}")
     _one_device(x=x, weight=weight)
     rows = _rows("x", x).reshape(-1, x.shape[-1])  # [M, H]

@@ -6,7 +6,9 @@ Layout (chosen for the batching engine, kernels/engine/):
     block_table  [B, MP] int32     page ids of each sequence in token order (entries past its
                                    length are never read, so any value, e.g. 0, may pad the row)
     seq_lens     [B] int32         tokens of each sequence, the new one included (its key and
-                                   value must already be written at slot seq_len - 1)
+                                   value must already be written at slot seq_len - 1); read as
+                                   at most MP * S (the table's reach), and 0 gives zeros
+Page ids within a sequence's length must lie in [0, P): checking that would cost a device sync.
     out          [B, QH, D]        in q's dtype
 Token t of sequence b lives at k_cache[block_table[b, t // S], t % S]. Query head h reads key/value
 head h // (QH / KVH) (grouped-query attention). Writing new keys is plain indexing:
@@ -33,7 +35,7 @@ ENOUGH_PROGRAMS = 128  # B * KVH at or above this: one partition per sequence (n
 @triton.jit
 def paged_attention_kernel(
     q_ptr, k_ptr, v_ptr, table_ptr, lens_ptr, out_ptr, part_max_ptr, part_sum_ptr,
-    group, head_dim, page_size, scale, partition, q_heads, splits,
+    group, head_dim, page_size, scale, partition, q_heads, splits, capacity,
     stride_qb, stride_qh, stride_kp, stride_ks, stride_kh, stride_vp, stride_vs, stride_vh, stride_tb,
     stride_ob, stride_oh, stride_os,
     SPLIT: tl.constexpr, PRECISION: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_T: tl.constexpr,
@@ -44,7 +46,7 @@ def paged_attention_kernel(
     heads = kv_head * group + gs
     g_ok, d_ok = gs < group, ds < head_dim
     q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + ds[None, :], mask=g_ok[:, None] & d_ok[None, :], other=0.0)
-    length = tl.load(lens_ptr + b)
+    length = tl.minimum(tl.load(lens_ptr + b), capacity)  # never read past the sequence's row of the table
     start = split * partition
     end = tl.minimum(start + partition, length)
     run_max = tl.full((BLOCK_G,), float("-inf"), dtype=tl.float32)
@@ -128,7 +130,7 @@ def launch_paged_decode_attention(
         part_strides = (part_out.stride(0), part_out.stride(1), part_out.stride(2))
     paged_attention_kernel[(batch, kv_heads, splits)](
         q, k_cache, v_cache, block_table, seq_lens, part_out, part_max, part_sum,
-        group, head_dim, page_size, scale, partition, q_heads, splits,
+        group, head_dim, page_size, scale, partition, q_heads, splits, capacity,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), block_table.stride(0), *part_strides,
         SPLIT=splits > 1, PRECISION=precision, BLOCK_G=block_g, BLOCK_D=block_d, BLOCK_T=block_t,

@@ -79,6 +79,13 @@ def test_pages_past_a_sequences_length_are_never_read() -> None:
     assert torch.equal(kt.paged_decode_attention(q, k_cache, v_cache, padded, lens, 0.25), before)
 
 
+def test_a_length_past_the_tables_reach_reads_only_the_table() -> None:
+    q, k_cache, v_cache, block_table, lens = paged_problem([8, 3], page_size=4, kv_heads=1, group=1, head_dim=16, dtype=torch.float32, seed=9)
+    too_long = torch.tensor([8 + 50, 3], dtype=torch.int32, device=DEVICE)  # the table holds 2 pages of 4 tokens
+    out = kt.paged_decode_attention(q, k_cache, v_cache, block_table, too_long, 0.25)
+    assert torch.equal(out, kt.paged_decode_attention(q, k_cache, v_cache, block_table, lens, 0.25))
+
+
 def test_attention_inputs_are_checked() -> None:
     q, k_cache, v_cache, block_table, lens = paged_problem([3], page_size=4, kv_heads=2, group=2, head_dim=16, dtype=torch.float32, seed=0)
     with pytest.raises(kt.KernelInputError, match="cannot share"):
