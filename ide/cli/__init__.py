@@ -10,9 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ide.cli import _edit_command, _model_commands, _org_commands, _run_commands, _serve_command, _vcs_commands
+from ide.cli import _edit_command, _model_commands, _open_command, _org_commands, _run_commands, _serve_command, _vcs_commands
 
-COMMAND_MODULES = (_org_commands, _edit_command, _run_commands, _vcs_commands, _model_commands, _serve_command)
+COMMAND_MODULES = (_org_commands, _edit_command, _run_commands, _vcs_commands, _model_commands, _serve_command, _open_command)
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 
@@ -36,8 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # argparse: --help is 0, bad usage is 2
         return int(stop.code or 0)
     if args.verb is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        return _open_command.open_welcome_or_help(parser)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
