@@ -67,6 +67,8 @@ def test_a_conflict_in_an_ordinary_file_is_edited_as_text(qtbot, tmp_path: Path)
     (conflict,) = resolver.conflicts()
     assert conflict.kind is ConflictKind.FILE and resolver.edited_button.isEnabled()
     assert "<<<<<<<" in resolver.view.result.toPlainText()
+    click(qtbot, resolver.edited_button)  # markers left in: refused, nothing written
+    assert "conflict markers" in resolver.error_label.text() and len(resolver.conflicts()) == 1
     resolver.view.result.setPlainText("# Tiny Startup\n\nBoth.\nLine three.\n")
     click(qtbot, resolver.edited_button)
     click(qtbot, resolver.commit_button)

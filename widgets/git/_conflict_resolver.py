@@ -60,6 +60,7 @@ class ConflictResolver(QDialog):
         self.header.setWordWrap(True)
         self.list = QListWidget(self)
         self.list.setObjectName("gitConflicts")
+        self.list.setWordWrap(True)
         self.list.currentItemChanged.connect(lambda *_: self._show_current())
         self.view = ThreeWayView(self)
         self.ours_button = self._button("Use ours", "gitUseOurs", lambda: self._resolve(Side.OURS))
@@ -81,6 +82,9 @@ class ConflictResolver(QDialog):
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        self.detail_label = QLabel(self)
+        self.detail_label.setWordWrap(True)
+        right_layout.addWidget(self.detail_label)
         right_layout.addWidget(self.view, 1)
         right_layout.addLayout(choices)
         split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -158,6 +162,7 @@ class ConflictResolver(QDialog):
     def _show_current(self) -> None:
         conflict = self.current_conflict()
         self.view.show_conflict(conflict)
+        self.detail_label.setText("" if conflict is None else f"{conflict.message}  ({conflict.kind}, {conflict.id})")
         for button in (self.ours_button, self.theirs_button):
             button.setEnabled(conflict is not None)
         self.edited_button.setEnabled(conflict is not None and editable(conflict))

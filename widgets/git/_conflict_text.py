@@ -9,6 +9,7 @@ from orgruntime import Agent, Channel
 from orgruntime.vcs import Conflict, ConflictKind
 
 DELETED = "(deleted)"
+_MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
 _TEXT_KINDS = (ConflictKind.TEXT, ConflictKind.FILE, ConflictKind.RENAME_RENAME)
 
 
@@ -68,6 +69,8 @@ def initial_text(conflict: Conflict) -> str:
 def parse_edited(conflict: Conflict, text: str) -> object:
     """The typed text as the kind of value the conflict holds; ValueError with a reason if it is not one."""
     if conflict.kind in _TEXT_KINDS:
+        if any(line.startswith(_MARKERS) for line in text.split("\n")):
+            raise ValueError("the result still has conflict markers (<<<<<<<, =======, >>>>>>>): settle each hunk first")
         if conflict.kind is ConflictKind.TEXT and not text.endswith("\n") and any(
                 isinstance(v, str) and v.endswith("\n") for v in _samples(conflict)):
             text += "\n"

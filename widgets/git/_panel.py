@@ -113,6 +113,7 @@ class GitPanel(QWidget):
         self.message_label = QLabel(self)
         self.message_label.setObjectName("gitMessage")
         self.message_label.setWordWrap(True)
+        self.message_label.hide()
         self.changes = ChangesView(self)
         self.history = HistoryView(self)
         self.branches = BranchesView(self)
@@ -246,6 +247,7 @@ class GitPanel(QWidget):
     def report(self, text: str, *, error: bool = False) -> None:
         self.last_message = text
         self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
         self.message_label.setStyleSheet("color: #dc2626;" if error else "")
         self.message.emit(text, error)
 
