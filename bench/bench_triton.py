@@ -119,7 +119,7 @@ def sweep_tiles() -> None:
         for name, (n, k) in {"gate_up": (28672, 4096), "down": (4096, 14336)}.items():
             weight = random_weight(qtype, n, k)
             x = torch.randn(1, k, dtype=torch.float16, device="cuda")
-            default = _quant_gemv.gemv_blocks(1, n)
+            default = _quant_gemv.gemv_blocks(1, n, weight.qs.shape[1])
             for block_n in (4, 8, 16, 32):
                 for block_b in (128, 256, 512):
                     ms = timed(lambda bn=block_n, bb=block_b: _quant_gemv.launch_quant_gemv(x, weight, None, block_n=bn, block_b=bb))  # noqa: B023

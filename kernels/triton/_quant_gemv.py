@@ -65,12 +65,13 @@ def quant_gemv_kernel(
     tl.store(out_ptr + ms[:, None] * stride_om + rows[None, :], out.to(out_ptr.dtype.element_ty), mask=out_ok)
 
 
-def gemv_blocks(m: int, n: int) -> tuple[int, int]:
-    """(BLOCK_N, BLOCK_B): enough programs to fill a large GPU, an accumulator tile of bounded size."""
+def gemv_blocks(m: int, n: int, row_bytes: int) -> tuple[int, int]:
+    """(BLOCK_N, BLOCK_B): enough programs to fill a large GPU, an accumulator tile of bounded size
+    and no wider than a row."""
     block_n = 32
     while block_n > 4 and triton.cdiv(n, block_n) < TARGET_PROGRAMS:
         block_n //= 2
-    block_b = max(16, min(512, TILE_ELEMENTS // (block_n * triton.next_power_of_2(m))))
+    block_b = max(16, min(512, TILE_ELEMENTS // (block_n * triton.next_power_of_2(m)), triton.next_power_of_2(row_bytes)))
     return block_n, block_b
 
 
@@ -80,7 +81,7 @@ def launch_quant_gemv(x: torch.Tensor, weight: QuantWeight, bias: torch.Tensor |
     out = torch.empty(rows, n, dtype=x.dtype, device=x.device)  # [M, N]
     if rows == 0:
         return out
-    default_n, default_b = gemv_blocks(rows, n)
+    default_n, default_b = gemv_blocks(rows, n, weight.qs.shape[1])
     block_n, block_b = block_n or default_n, block_b or default_b
     m = weight.m if weight.m is not None else weight.d  # unread unless Q4_1
     quant_gemv_kernel[(triton.cdiv(n, block_n),)](

@@ -5,10 +5,15 @@ Without a GPU these run in Triton's interpreter (see conftest.py), on tiny shape
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from gguf import GGMLQuantizationType
 
 import kernels.triton as kt
+from kernels import GGUFFile, TinyModelSpec, write_tiny_llama_gguf
+from kernels._quants import dequantize as gguf_dequantize
 from kernels.triton import reference
 from kernels.triton._loader import kernel_module, launching
 from tests.kernels.triton.support import BF16_IN_DOTS, DEVICE, TOLERANCE, gguf_blocks, needs_triton, relative_error
@@ -82,3 +87,17 @@ def test_bad_inputs_are_refused_before_launch() -> None:
         kt.quant_gemv(activations(kt.GEMV_MAX_M + 1, 64, torch.float32), weight)
     with pytest.raises(kt.KernelInputError, match=r"bias must be \[10\]"):
         kt.quant_gemm(activations(9, 64, torch.float32), weight, torch.zeros(3, device=DEVICE))
+
+
+@pytest.mark.parametrize(("weight_type", "name"), [("Q4_0", "blk.0.attn_q.weight"), ("Q4_1", "blk.0.ffn_down.weight"), ("Q4_1", "token_embd.weight")])
+def test_weights_packed_from_a_gguf_file_multiply_like_ggml_dequantised_ones(weight_type: str, name: str, tmp_path: Path) -> None:
+    """Real file bytes and shapes: the (N, K) convention and the block layout as gguf-py writes them."""
+    path = write_tiny_llama_gguf(tmp_path / "tiny.gguf", TinyModelSpec(weight_type=GGMLQuantizationType[weight_type], layers=1))
+    with GGUFFile(path) as file:
+        info, raw = file.tensors[name], file.tensor_bytes(name)  # token_embd is Q8_0
+        assert info.qtype.name == (weight_type if name != "token_embd.weight" else "Q8_0")
+        weight = kt.pack_quant_weight(raw, info.qtype, info.shape).to(DEVICE)
+        exact = torch.from_numpy(gguf_dequantize(raw, info.qtype, info.shape)).to(DEVICE)  # [N, K]
+    for rows in (1, 9) if name != "token_embd.weight" else (9,):
+        x = activations(rows, info.shape[1], torch.float32, seed=rows)
+        assert relative_error(kt.quant_matmul(x, weight), x @ exact.T) <= TOLERANCE[torch.float32]
