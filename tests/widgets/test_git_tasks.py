@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 
 from orgruntime.vcs import GitProgress, MergeStateError
 from tests.orgruntime.vcs.repos import org_repo
-from tests.widgets.git_panel_helpers import open_panel
+from tests.widgets.git_panel_helpers import click, open_panel, wait_idle
 from widgets.git._tasks import TaskRunner
 
 
@@ -59,3 +59,27 @@ def test_the_panel_shows_progress_and_refuses_a_second_job(qtbot, tmp_path: Path
     gate.set()
     qtbot.waitUntil(lambda: not panel.busy)
     assert not panel.progress.isVisible() and panel.fork_button.isEnabled()
+
+
+def test_forking_a_url_reports_git_progress_and_the_lineage(qtbot, tmp_path: Path) -> None:
+    source = org_repo(tmp_path / "source")
+    panel = open_panel(qtbot, source, editor=False)
+    reports: list[GitProgress] = []
+    panel.runner.progress.connect(reports.append)
+    forks: list[tuple[Path, bool]] = []
+    panel.forked.connect(lambda dest, untrusted: forks.append((dest, untrusted)))
+    click(qtbot, panel.fork_button)
+    dialog = panel.flows.dialog
+    dialog.source_edit.setText(source.as_uri())  # file:// goes through git's transport, which reports progress
+    dialog.dest_edit.setText(str(tmp_path / "mine"))
+    click(qtbot, dialog.ok_button)
+    wait_idle(qtbot, panel)
+    mine = (tmp_path / "mine").resolve()
+    assert forks == [(mine, True)], panel.last_message
+    assert any(r.phase == "Receiving objects" and r.percent == 100 for r in reports), [r.line for r in reports]
+
+    fork_panel = open_panel(qtbot, mine, editor=False)
+    announced: list[tuple[str, int, int]] = []
+    fork_panel.status_changed.connect(lambda *state: announced.append(state))
+    qtbot.waitUntil(lambda: announced == [("main", 0, 0)])  # the first state reaches a late listener
+    assert f"forked from {source.as_uri()}" in fork_panel.upstream_label.text()

@@ -19,6 +19,7 @@ from orgruntime.vcs import (
     diff_revisions,
     history,
     init_repo,
+    lineage,
     list_branches,
     org_at_revision,
     repo_status,
@@ -38,7 +39,8 @@ class GitPanel(QWidget):
     after `tree_changed()` the application reloads the document from `folder`.
 
     Signals: `tree_changed()`; `forked(Path dest, bool untrusted)` when a fork into a new folder is made;
-    `status_changed(branch, ahead, behind)` when any of them changes (branch "" when detached or unborn);
+    `status_changed(branch, ahead, behind)` when any of them changes, and once on the first event-loop turn
+    after construction (branch "" when detached or unborn); `status` holds the last `RepoStatus` read;
     `message(text, is_error)` for what the panel also shows in its message line.
     Slots: `refresh()` (also run by itself, debounced, when the document changes or files in the folder,
     `agents/`, `.git` or its branches change); the actions `start_fork()`, `start_merge()`, `pull()`, `push()`,
@@ -66,6 +68,8 @@ class GitPanel(QWidget):
         self._emitted: tuple[str, int, int] | None = None
         self._page_key: tuple[str | None, int] | None = None  # the history page shown: (HEAD, length)
         self._head_org: tuple[str, Org] | None = None  # HEAD's org, read once per commit for the summaries
+        self._lineage_key: tuple[str | None, str | None] | None = None
+        self._upstream_where: str | None = None
         self._build()
         self.tree_changed.connect(self.clear_comparison)  # first: the marks belong to the org about to be replaced
         self.flows = PanelActions(self, merge_driver)
@@ -80,6 +84,7 @@ class GitPanel(QWidget):
         self._watcher = QFileSystemWatcher(self)  # saves (temp file + rename), git's index, HEAD and branch updates
         self._watcher.directoryChanged.connect(lambda _path: self._refresh_timer.start())
         self.refresh()
+        QTimer.singleShot(0, self._announce)  # a listener connected after the constructor hears the first state too
 
     # --- building ---
     def _button(self, text: str, name: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
@@ -188,10 +193,13 @@ class GitPanel(QWidget):
         except OrgError as problem:
             self.report(str(problem), error=True)
         self._update_enabled()
-        key = (status.branch or "", status.ahead, status.behind)
-        if key != self._emitted:
-            self._emitted = key
-            self.status_changed.emit(*key)
+        if (status.branch or "", status.ahead, status.behind) != self._emitted:
+            self._announce()
+
+    def _announce(self) -> None:
+        if self.status is not None:
+            self._emitted = (self.status.branch or "", self.status.ahead, self.status.behind)
+            self.status_changed.emit(*self._emitted)
 
     def _watch(self) -> None:
         wanted = [self.folder / name for name in ("", "agents", ".git", ".git/refs/heads")]
@@ -215,11 +223,24 @@ class GitPanel(QWidget):
         branch = status.branch or (f"detached at {status.head[:8]}" if status.head else "no commits yet")
         self.branch_label.setText(f"Branch: <b>{branch}</b>")
         if status.upstream:
-            self.upstream_label.setText(f"Upstream: {status.upstream}  ↑{status.ahead} ↓{status.behind}")
+            where = self._upstream_url(status)
+            self.upstream_label.setText(f"Upstream: {status.upstream}  ↑{status.ahead} ahead ↓{status.behind} behind"
+                                        + (f"\nforked from {where}" if where else ""))
         else:
             self.upstream_label.setText("No upstream")
         self.merge_bar.setVisible(status.merging)
         self.merge_label.setText(f"Merge in progress: {status.conflicts} conflict(s) unresolved")
+
+    def _upstream_url(self, status: RepoStatus) -> str | None:
+        """Where the upstream lives (read again only when the branch or its upstream changes)."""
+        key = (status.branch, status.upstream)
+        if self._lineage_key != key:
+            try:
+                self._upstream_where = lineage(self.folder).upstream_url
+            except OrgError:
+                self._upstream_where = None
+            self._lineage_key = key
+        return self._upstream_where
 
     def _show_not_a_repository(self) -> None:
         self.status = None
