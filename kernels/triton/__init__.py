@@ -9,6 +9,7 @@ imported on first use.
         -> [T, NH, D]; with `t = torch.view_as_real(model.rope.turns)`: cos = t[..., 0], sin = t[..., 1]
     swiglu(gate [M, F], up [M, F]) -> silu(gate) * up [M, F]
     pack_quant_weight(raw GGUF block bytes, "Q4_0" | "Q4_1" | "Q8_0", (N, K)) -> QuantWeight (CPU; .to(device))
+    concat_quant_weights([QuantWeight, ...]) -> QuantWeight stacked along N (fused q/k/v, gate/up)
     quant_matmul(x [M, K], weight, bias [N] | None) -> [M, N]   (quant_gemv for M <= GEMV_MAX_M, quant_gemm above)
     paged_decode_attention(q [B, QH, D], k_cache [P, S, KVH, D], v_cache, block_table [B, MP] int32,
                            seq_lens [B] int32, scale) -> [B, QH, D]
@@ -22,7 +23,7 @@ from kernels.triton import _reference as reference
 from kernels.triton._errors import KernelInputError, TritonUnavailable
 from kernels.triton._loader import available, interpreting, unavailable_reason, use_interpreter
 from kernels.triton._ops import paged_decode_attention, quant_gemm, quant_gemv, quant_matmul, rms_norm, rope, swiglu
-from kernels.triton._quant_weight import GEMV_MAX_M, QuantWeight, pack_quant_weight
+from kernels.triton._quant_weight import GEMV_MAX_M, QuantWeight, concat_quant_weights, pack_quant_weight
 
 __all__ = [
     "GEMV_MAX_M",
@@ -30,6 +31,7 @@ __all__ = [
     "QuantWeight",
     "TritonUnavailable",
     "available",
+    "concat_quant_weights",
     "interpreting",
     "pack_quant_weight",
     "paged_decode_attention",

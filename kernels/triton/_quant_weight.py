@@ -92,3 +92,16 @@ def pack_quant_weight(raw: np.ndarray | torch.Tensor, qtype: object, shape: tupl
         return QuantWeight(name, blocks[..., 2:].reshape(rows, cols // 2).contiguous(), d, None)
     m = blocks[..., 2:4].contiguous().view(torch.float16).reshape(rows, groups)
     return QuantWeight(name, blocks[..., 4:].reshape(rows, cols // 2).contiguous(), d, m)
+
+
+def concat_quant_weights(parts: list[QuantWeight]) -> QuantWeight:
+    """Weights of one quant type and K stacked along N (e.g. q, k, v into one projection)."""
+    if not parts or len({p.qtype for p in parts}) != 1 or len({p.in_features for p in parts}) != 1:
+        raise KernelInputError("only weights of one quant type and one input width can be stacked")
+    minimums = [p.m for p in parts if p.m is not None]
+    return QuantWeight(
+        parts[0].qtype,
+        torch.cat([p.qs for p in parts]),
+        torch.cat([p.d for p in parts]),
+        torch.cat(minimums) if minimums else None,
+    )

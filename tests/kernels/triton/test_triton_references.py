@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from kernels._config import ModelConfig
 from kernels._model import Rope
 from kernels._quants import dequantize as gguf_dequantize
-from kernels.triton import KernelInputError, pack_quant_weight, reference
+from kernels.triton import KernelInputError, concat_quant_weights, pack_quant_weight, reference
 from kernels.triton._quant_weight import BLOCK_BYTES
 from tests.kernels.triton.support import gguf_blocks
 
@@ -41,6 +41,15 @@ def test_quant_matmul_reference_is_x_times_dequantised_weights() -> None:
     expected = x @ reference.dequantize(weight).double().T + bias.double()
     assert torch.allclose(reference.quant_matmul(x.float(), weight, bias).double(), expected, atol=1e-5)
     assert reference.quant_matmul(x.half(), weight).dtype == torch.float16
+
+
+def test_stacked_weights_dequantise_to_the_stacked_matrices() -> None:
+    parts = [pack_quant_weight(gguf_blocks("Q4_1", rows, 64, rows), "Q4_1", (rows, 64)) for rows in (3, 5)]
+    stacked = concat_quant_weights(parts)
+    assert torch.equal(reference.dequantize(stacked), torch.cat([reference.dequantize(p) for p in parts]))
+    q8 = pack_quant_weight(gguf_blocks("Q8_0", 2, 64, 0), "Q8_0", (2, 64))
+    with pytest.raises(KernelInputError, match="one quant type"):
+        concat_quant_weights([parts[0], q8])
 
 
 @pytest.mark.parametrize(
