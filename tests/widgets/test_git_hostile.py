@@ -46,8 +46,13 @@ def test_every_panel_action_on_a_hostile_repository_runs_nothing(qtbot, hostile,
     write(mine, "README.md", "hostile but harmless\n")
     panel.refresh()
     tick(qtbot, panel, "README.md")
+    tick(qtbot, panel, "README.md", staged=False)
+    tick(qtbot, panel, "README.md")
     qtbot.keyClicks(panel.changes.message, "readme")
     click(qtbot, panel.changes.commit_button)
+    panel.tabs.setCurrentWidget(panel.history)
+    panel.history.list.setCurrentRow(0)
+    click(qtbot, panel.history.compare_button)
     # branches: new, switch there and back, delete
     panel.tabs.setCurrentWidget(panel.branches)
     click(qtbot, panel.branches.new_button)
