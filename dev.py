@@ -78,8 +78,39 @@ def setup(venv: Path, *, desktop: bool) -> Path:
 
 
 def run_main_job(python: Path) -> int:
-    """Today's main job: make an org from the startup template, validate and show it, then have the
-    default local model (pulled once) answer a question."""
+    """Today's main job: make the demo org from the startup template, check it, pull the default local model,
+    then open the IDE on the org where there is a display, or run the org on the local model in the terminal,
+    printing the live transcript. Exit 0 when the run reached an outcome (a small model fumbling the task,
+    `failed` or `stalled`, is a result); non-zero when something could not be set up or the run never finished."""
+
+    def print_transcript(lines) -> dict | None:
+        """Print `orgide run --json` events as a readable live transcript; the RunFinished event, if one came."""
+        import json
+
+        finished = None
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                print(line, end="", flush=True)
+                continue
+            kind = event.get("kind")
+            if kind == "AgentActivated":
+                print(f"  [{event['agent']} is thinking]", flush=True)
+            elif kind == "MessageSent":
+                print(f"{event['sender']} -> {event['recipient']}: {event['content']}", flush=True)
+            elif kind == "ToolCalled":
+                print(f"  {event['agent']} calls {event['name']}({json.dumps(event.get('arguments'))[:200]})", flush=True)
+            elif kind == "ToolReturned":
+                print(f"  {event['name']} {'returned' if event['ok'] else 'refused/failed'}: {event['result'][:200]}", flush=True)
+            elif kind in ("AgentFailed", "BudgetExceeded"):
+                print(f"  {kind}: {event.get('error') or event.get('limit')}", flush=True)
+            elif kind == "RunFinished":
+                finished = event
+                if event.get("result"):
+                    print(f"result: {event['result']}", flush=True)
+        return finished
+
     env = _env()
     if not (DEMO_ORG / "org.yaml").exists():
         DEMO_ORG.parent.mkdir(parents=True, exist_ok=True)
@@ -87,16 +118,27 @@ def run_main_job(python: Path) -> int:
     checked = subprocess.run([str(python), "-m", "ide", "validate", str(DEMO_ORG)], env=env)
     if checked.returncode != 0:
         return checked.returncode
-    shown = subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env).returncode
-    if shown != 0:
-        return shown
     pulled = subprocess.run([str(python), "-m", "ide", "models", "pull", "smollm2-135m-instruct"], env=env).returncode
     if pulled != 0:
-        print("the default local model could not be fetched; skipping the local generation", flush=True)
-        return 0
-    question = "In two sentences: what does a code reviewer in a small startup do?"
-    print(f"local model, asked: {question}", flush=True)
-    return subprocess.run([str(python), "-m", "ide", "generate", "--prompt", question, "--max-tokens", "64", "--seed", "1"], env=env).returncode
+        print("the default local model could not be fetched (`orgide models pull smollm2-135m-instruct`)", file=sys.stderr)
+        return pulled
+    display = (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")) and env.get("QT_QPA_PLATFORM") != "offscreen"
+    if display:
+        print(f"opening the IDE on {DEMO_ORG}", flush=True)
+        return subprocess.run([str(python), "-m", "ide", "open", str(DEMO_ORG)], env=env).returncode
+    subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env)
+    task = "Write a Python function that checks whether a word is a palindrome, and have it reviewed."
+    print(f"no display: running {DEMO_ORG.name} on local/smollm2-135m-instruct in the terminal\ntask: {task}", flush=True)
+    command = [str(python), "-m", "ide", "run", str(DEMO_ORG), "--task", task, "--model", "local/smollm2-135m-instruct",
+               "--max-steps", "12", "--max-seconds", "600", "--human", "deny", "--json"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as run:
+        finished = print_transcript(run.stdout)
+    if finished is None:
+        print(f"the run did not finish (orgide run exited with {run.returncode})", file=sys.stderr)
+        return run.returncode or 1
+    print(f"run finished: {finished.get('status')} after {finished.get('steps')} model calls, {finished.get('tokens')} tokens, "
+          f"{finished.get('elapsed_s', 0.0):.0f} s" + (f" ({finished['error']})" if finished.get("error") else ""), flush=True)
+    return 0
 
 
 def run_all_tests(pytest_args: list[str]) -> int:
