@@ -188,7 +188,9 @@ def main() -> int:
     try:
         for n in counts:
             for _ in range(args.repeats):
-                ours.setdefault(n, []).append(asyncio.run(orgide_round(base_url, warm, batches[n], args.max_tokens, process.pid)))
+                r = asyncio.run(orgide_round(base_url, warm, batches[n], args.max_tokens, process.pid))
+                ours.setdefault(n, []).append(r)
+                print(f"  orgide, {n} clients: {r['tps']:.1f} tokens/s, TTFT p50 {r['ttft_p50']:.3f} s, CPU {r['cpu_s']:.2f} s", flush=True)
     finally:
         process.terminate()
         process.wait(timeout=30)

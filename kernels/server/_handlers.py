@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,11 +120,16 @@ class Routes:
         response = web.StreamResponse(headers=SSE_HEADERS)
         try:
             async with self._tracked(self._worker(generation)) as events:
-                await response.prepare(request)
-                if (first := shape.first_chunk()) is not None:
-                    await response.write(sse(first))
+                # The headers wait for the first event, so a request the engine refuses still gets an HTTP error.
                 try:
-                    async for event in events:
+                    first = await anext(events, None)
+                except KernelsError as error:
+                    raise APIError(400, str(error)) from None
+                await response.prepare(request)
+                if (opening := shape.first_chunk()) is not None:
+                    await response.write(sse(opening))
+                try:
+                    async for event in _prepend(first, events):
                         if isinstance(event, TextDelta):
                             await response.write(sse(shape.text_chunk(event.text)))
                             continue
@@ -146,6 +151,13 @@ class Routes:
     async def _cancel_all(self, app: web.Application) -> None:
         for stream in list(self.active):
             stream.cancel()
+
+
+async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    if first is not None:
+        yield first
+    async for item in rest:
+        yield item
 
 
 class _Tracked:

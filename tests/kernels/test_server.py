@@ -220,16 +220,32 @@ def test_stop_strings_cut_the_answer(server: BackgroundServer, model: LocalModel
     assert body["choices"][0]["text"] == full[: full.index(stop)] and body["choices"][0]["finish_reason"] == "stop"
 
 
-def test_response_format(server: BackgroundServer) -> None:
-    request = {"messages": CHAT, "max_tokens": 30, "response_format": {"type": "json_object"}}
-    status, _, body = call(server, "POST", "/v1/chat/completions", request)
-    if "response_format" in ENGINE_FIELDS:  # the engine decodes under the constraint: the answer parses
-        assert status == 200, body
-        json.loads(body["choices"][0]["message"]["content"])
-    else:  # no constrained decoding yet: refused, never silently ignored
-        assert status == 400
-        assert_openai_error(body, code="unsupported_parameter", param="response_format")
-    plain = call(server, "POST", "/v1/chat/completions", {**request, "response_format": {"type": "text"}})
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_response_format(server: BackgroundServer, stream: bool) -> None:
+    formats = [{"type": "json_object"}, {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}]
+    for response_format in formats:
+        request = {"messages": CHAT, "max_tokens": 40, "response_format": response_format, "stream": stream}
+        status, _, body = call(server, "POST", "/v1/chat/completions", request)
+        if "response_format" in ENGINE_FIELDS:  # the engine decodes under the constraint: the answer parses
+            assert status == 200, body
+            if stream:
+                chunks = [json.loads(p) for p in sse_payloads(body)[:-1]]
+                text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+            else:
+                text = body["choices"][0]["message"]["content"]
+            answer = json.loads(text)
+            assert response_format["type"] == "json_object" or (set(answer) == {"ok"} and isinstance(answer["ok"], bool))
+        else:  # no constrained decoding yet: refused, never silently ignored
+            assert status == 400
+            assert_openai_error(body, code="unsupported_parameter", param="response_format")
+    broken = {"type": "json_schema", "json_schema": {"name": "broken", "schema": {"type": "no-such-type"}}}
+    status, _, body = call(server, "POST", "/v1/chat/completions", {"messages": CHAT, "response_format": broken, "stream": stream})
+    assert status == 400  # refused before any event is sent, streaming or not
+    assert_openai_error(body, param=None if "response_format" in ENGINE_FIELDS else "response_format")
+    plain = call(server, "POST", "/v1/chat/completions", {"messages": CHAT, "max_tokens": 2, "stream": stream, "response_format": {"type": "text"}})
     assert plain[0] == 200
 
 

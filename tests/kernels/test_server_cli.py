@@ -108,7 +108,14 @@ def test_serve_takes_the_token_from_the_environment_or_the_flag(serve, tiny_gguf
     assert get(served.base_url + "/models", "from-the-environment")[0] == 401
 
 
-def test_serve_refuses_a_non_loopback_host_without_consent(env: dict[str, str], tiny_gguf: Path) -> None:
-    refused = subprocess.run([sys.executable, "-m", "ide", "serve", "--host", "0.0.0.0", "--port", "0", "--model", str(tiny_gguf)],
-                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)  # fmt: skip
+def test_serve_beyond_loopback_needs_allow_remote_and_warns(env: dict[str, str], tiny_gguf: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ide", "serve", "--port", "0", "--model", str(tiny_gguf), *args],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)  # fmt: skip
+
+    refused = run("--host", "0.0.0.0")
     assert refused.returncode == 2 and "--allow-remote" in refused.stderr and "listening" not in refused.stdout
+    # 192.0.2.1 (TEST-NET-1) is on no interface here: consent given, the warning shows, and binding fails cleanly
+    allowed = run("--host", "192.0.2.1", "--allow-remote")
+    assert "WARNING" in allowed.stderr and "beyond this machine" in allowed.stderr
+    assert allowed.returncode == 1 and "cannot listen on 192.0.2.1:0" in allowed.stderr and "listening" not in allowed.stdout
