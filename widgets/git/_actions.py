@@ -172,8 +172,8 @@ class PanelActions(QObject):
 
         def done(result: object) -> None:
             assert isinstance(result, ForkResult)
-            self.panel.report(f"Forked {result.source} into {result.path}" + (" (untrusted: its code will not run until you trust it)."
-                                                                              if result.untrusted else "."))
+            trust = " (untrusted: its code will not run until you trust it)." if result.untrusted else "."
+            self.panel.report(f"Forked {result.source} into {result.path}{trust}")
             self.panel.forked.emit(result.path, result.untrusted)
 
         self.panel.runner.run(f"Forking {source}", lambda progress: fork(

@@ -32,6 +32,7 @@ from orgruntime.vcs import (
     resolve,
 )
 
+from widgets._graph_editor import GraphEditor
 from widgets.git._conflict_text import editable, parse_edited
 from widgets.git._three_way_view import ThreeWayView
 
@@ -49,7 +50,7 @@ class ConflictResolver(QDialog):
     committed = Signal(str)
     aborted = Signal()
 
-    def __init__(self, folder: Path, editor=None, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, folder: Path, editor: GraphEditor | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.folder = Path(folder)
         self.editor = editor

@@ -27,6 +27,7 @@ from orgruntime.vcs import (
 )
 
 from widgets._document import OrgDocument
+from widgets._graph_editor import GraphEditor
 from widgets.git._actions import PanelActions
 from widgets.git._branches_view import BranchesView
 from widgets.git._changes_view import ChangesView
@@ -54,8 +55,8 @@ class GitPanel(QWidget):
     status_changed = Signal(str, int, int)
     message = Signal(str, bool)
 
-    def __init__(self, folder: Path, document: OrgDocument, editor=None, parent: QWidget | None = None, *,  # type: ignore[no-untyped-def]
-                 merge_driver: Sequence[str] | None = None) -> None:
+    def __init__(self, folder: Path, document: OrgDocument, editor: GraphEditor | None = None,
+                 parent: QWidget | None = None, *, merge_driver: Sequence[str] | None = None) -> None:
         super().__init__(parent)
         self.folder = Path(folder).expanduser().resolve()
         self.document = document
@@ -100,11 +101,14 @@ class GitPanel(QWidget):
         self.branch_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.upstream_label = QLabel(self)
         self.upstream_label.setObjectName("gitUpstream")
-        self.fork_button = self._button("Fork…", "gitFork", lambda: self.start_fork(), "Clone this org or another into a new folder, or branch it")
+        self.fork_button = self._button("Fork…", "gitFork", lambda: self.start_fork(),
+                                        "Clone this org or another into a new folder, or branch it")
         self.merge_button = self._button("Merge…", "gitMerge", lambda: self.start_merge(), "Merge a branch into this one")
         self.pull_button = self._button("Pull", "gitPull", lambda: self.pull(), "Fetch the upstream and merge it")
-        self.push_button = self._button("Push", "gitPush", lambda: self.push(), "Send this branch's commits to its upstream")
-        self.compare_button = self._button("Compare…", "gitCompare", lambda: self.start_compare(), "Show what changed between two revisions on the graph")
+        self.push_button = self._button("Push", "gitPush", lambda: self.push(),
+                                        "Send this branch's commits to its upstream")
+        self.compare_button = self._button("Compare…", "gitCompare", lambda: self.start_compare(),
+                                           "Show what changed between two revisions on the graph")
         self.refresh_button = self._button("↻", "gitRefresh", self.refresh, "Refresh")
         self.init_button = self._button("Make this folder a git repository", "gitInit", self._init_repository)
         self.resolve_button = self._button("Resolve conflicts…", "gitResolve", lambda: self.resolve_conflicts())

@@ -14,7 +14,9 @@ class UncommittedWorkDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Uncommitted work")
         self.choice = "cancel"
-        listed = "\n".join(f"  {name}" for name in files[:12]) + (f"\n  … and {len(files) - 12} more" if len(files) > 12 else "")
+        listed = "\n".join(f"  {name}" for name in files[:12])
+        if len(files) > 12:
+            listed += f"\n  … and {len(files) - 12} more"
         text = QLabel(f"Before you {action}, your uncommitted work has to be kept safe:\n{listed}", self)
         text.setWordWrap(True)
         self.message_edit = QLineEdit(f"Work in progress before {action}", self)
