@@ -20,6 +20,7 @@ from kernels.server._stats import ServerStats
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 OWNER = "orgide"
+WORKER_STOP_SECONDS = 30.0  # a cancelled worker stops after the engine step it is in
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Routes:
         app.router.add_get("/health", self.health)
         app.router.add_get("/stats", self.stats_report)
         app.on_shutdown.append(self._cancel_all)
+        app.on_cleanup.append(self._wait_for_workers)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -151,6 +153,12 @@ class Routes:
     async def _cancel_all(self, app: web.Application) -> None:
         for stream in list(self.active):
             stream.cancel()
+
+    async def _wait_for_workers(self, app: web.Application) -> None:
+        """Stopping returns once no worker touches the model, so the caller may close it."""
+        deadline = time.monotonic() + WORKER_STOP_SECONDS
+        while self.stats.snapshot()["running"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
