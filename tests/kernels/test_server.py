@@ -361,7 +361,7 @@ def test_a_client_leaving_mid_stream_cancels_its_sequence(server: BackgroundServ
                     break
             started = time.monotonic()
             health = await session.get(server.url + "/health")  # the event loop is free while the sequence decodes
-            assert health.status == 200 and time.monotonic() - started < 1.0
+            assert health.status == 200 and time.monotonic() - started < 5  # the full generation takes ~20 s
             response.close()  # drops the connection mid-stream
         return time.monotonic()
 
