@@ -98,7 +98,9 @@ def test_every_panel_action_on_a_hostile_repository_runs_nothing(qtbot, hostile,
             resolver.select_conflict(conflict.id)
             click(qtbot, resolver.ours_button)
         click(qtbot, resolver.commit_button)
-    # pull and push over the network path, on the worker thread
+    # fetch, pull and push over the network path, on the worker thread
+    click(qtbot, panel.fetch_button)
+    wait_idle(qtbot, panel)
     click(qtbot, panel.pull_button)
     wait_idle(qtbot, panel)
     click(qtbot, panel.push_button)

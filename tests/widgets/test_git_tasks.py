@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 
-from orgruntime.vcs import GitProgress, MergeStateError
-from tests.orgruntime.vcs.repos import org_repo
+from orgruntime.vcs import GitProgress, MergeStateError, fork
+from tests.orgruntime.vcs.repos import change, org_repo
 from tests.widgets.git_panel_helpers import click, open_panel, wait_idle
 from widgets.git._tasks import TaskRunner
 
@@ -83,3 +83,17 @@ def test_forking_a_url_reports_git_progress_and_the_lineage(qtbot, tmp_path: Pat
     fork_panel.status_changed.connect(lambda *state: announced.append(state))
     qtbot.waitUntil(lambda: announced == [("main", 0, 0)])  # the first state reaches a late listener
     assert f"forked from {source.as_uri()}" in fork_panel.upstream_label.text()
+
+
+def test_fetch_shows_how_far_behind_the_fork_is(qtbot, tmp_path: Path) -> None:
+    source = org_repo(tmp_path / "source")
+    mine = fork(str(source), tmp_path / "mine").path
+    change(source, "upstream work", description="Changed upstream.")
+    panel = open_panel(qtbot, mine, editor=False)
+    assert (panel.status.ahead, panel.status.behind) == (0, 0)
+    statuses: list[tuple[str, int, int]] = []
+    panel.status_changed.connect(lambda *state: statuses.append(state))
+    click(qtbot, panel.fetch_button)
+    wait_idle(qtbot, panel)
+    assert panel.status.behind == 1 and "↓1 behind" in panel.upstream_label.text() and statuses[-1] == ("main", 0, 1)
+    assert panel.last_message == "Fetched upstream."

@@ -19,6 +19,7 @@ from orgruntime.vcs import (
     create_branch,
     delete_branch,
     diff_revisions,
+    fetch,
     fork,
     list_branches,
     merge,
@@ -190,6 +191,16 @@ class PanelActions(QObject):
         """Merge `ref` on the worker thread (a large org takes seconds to merge and save); conflicts open the resolver."""
         self.with_clean_tree(f"merge {ref}", lambda: self.panel.runner.run(
             f"Merging {ref}", lambda _progress: merge(self.folder, ref), self.panel.after_merge, self._failed))
+
+    def fetch(self) -> None:
+        """Fetch the remote the branch's upstream lives on (`upstream/main` -> `upstream`)."""
+        upstream = self.panel.status.upstream if self.panel.status else None
+        if not upstream or "/" not in upstream:
+            self.panel.report("this branch does not track a remote branch", error=True)
+            return
+        remote = upstream.split("/", 1)[0]
+        self.panel.runner.run(f"Fetching {remote}", lambda progress: fetch(self.folder, remote, progress=progress),
+                              lambda _result: self.panel.report(f"Fetched {remote}."), self._failed)
 
     def pull(self) -> None:
         self.with_clean_tree("pull", lambda: self.panel.runner.run(

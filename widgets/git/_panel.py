@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from orgruntime import Org, OrgError, load_org
 from orgruntime.vcs import (
@@ -44,7 +44,7 @@ class GitPanel(QWidget):
     after construction (branch "" when detached or unborn); `status` holds the last `RepoStatus` read;
     `message(text, is_error)` for what the panel also shows in its message line.
     Slots: `refresh()` (also run by itself, debounced, when the document changes or files in the folder,
-    `agents/`, `.git` or its branches change); the actions `start_fork()`, `start_merge()`, `pull()`, `push()`,
+    `agents/`, `.git` or its branches change); the actions `start_fork()`, `start_merge()`, `fetch()`, `pull()`, `push()`,
     `start_compare()`, `compare(old, new=None)`, `resolve_conflicts()`, `clear_comparison()`, `focus_commit()`.
     `merge_driver`: the command line git runs as the merge driver, installed into forks (the CLI's
     `driver_command()`); None installs none.
@@ -104,6 +104,8 @@ class GitPanel(QWidget):
         self.fork_button = self._button("Fork…", "gitFork", lambda: self.start_fork(),
                                         "Clone this org or another into a new folder, or branch it")
         self.merge_button = self._button("Merge…", "gitMerge", lambda: self.start_merge(), "Merge a branch into this one")
+        self.fetch_button = self._button("Fetch", "gitFetch", lambda: self.fetch(),
+                                         "Fetch the upstream's new commits (shows how far behind this branch is)")
         self.pull_button = self._button("Pull", "gitPull", lambda: self.pull(), "Fetch the upstream and merge it")
         self.push_button = self._button("Push", "gitPush", lambda: self.push(),
                                         "Send this branch's commits to its upstream")
@@ -130,11 +132,11 @@ class GitPanel(QWidget):
         self.tabs.addTab(self.changes, "Changes")
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.branches, "Branches")
-        actions = QHBoxLayout()
-        for button in (self.fork_button, self.merge_button, self.pull_button, self.push_button, self.compare_button):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        actions.addWidget(self.refresh_button)
+        actions = QGridLayout()  # two rows: the panel lives in a narrow dock
+        for column, button in enumerate((self.fork_button, self.merge_button, self.compare_button, self.refresh_button)):
+            actions.addWidget(button, 0, column)
+        for column, button in enumerate((self.fetch_button, self.pull_button, self.push_button)):
+            actions.addWidget(button, 1, column)
         self.merge_bar = self._bar(self.merge_label, self.resolve_button, self.abort_merge_button)
         self.compare_bar = self._bar(self.compare_label, self.clear_compare_button)
         layout = QVBoxLayout(self)
@@ -154,6 +156,7 @@ class GitPanel(QWidget):
         self.history.compare_requested.connect(lambda sha: self.compare(sha, None))
 
     def _bar(self, label: QLabel, *buttons: QPushButton) -> QWidget:
+        label.setWordWrap(True)
         bar = QWidget(self)
         row = QHBoxLayout(bar)
         row.setContentsMargins(0, 0, 0, 0)
@@ -263,6 +266,7 @@ class GitPanel(QWidget):
         self.fork_button.setEnabled(idle and has_commit and not merging)
         self.merge_button.setEnabled(idle and has_commit and not merging)
         self.pull_button.setEnabled(idle and tracked and not merging)
+        self.fetch_button.setEnabled(idle and tracked and "/" in (status.upstream or ""))  # type: ignore[union-attr]
         self.push_button.setEnabled(idle and tracked and not merging and status.ahead > 0)  # type: ignore[union-attr]
         self.compare_button.setEnabled(idle and has_commit)
         self.tabs.setEnabled(idle and status is not None)
@@ -311,6 +315,9 @@ class GitPanel(QWidget):
 
     def start_merge(self) -> None:
         self.flows.start_merge()
+
+    def fetch(self) -> None:
+        self.flows.fetch()
 
     def pull(self) -> None:
         self.flows.pull()
