@@ -1,4 +1,4 @@
-"""The fused int4 matmul against the plain dequantising fallback, for every group-affine format."""
+"""The fast linear layers against the plain dequantisation: int4 for group-affine formats, int8 for Q6_K."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import torch
 from gguf import GGML_QUANT_SIZES
 from gguf import GGMLQuantizationType as Q
 
-from kernels._linear import DequantLinear, Int4PackedLinear, agreement, concat_affine
+from kernels._linear import (
+    PACK_ROWS,
+    DenseLinear,
+    DequantLinear,
+    Int4PackedLinear,
+    Int8Linear,
+    agreement,
+    concat_affine,
+    requantize_int8,
+    slice_affine,
+)
 from kernels._quants import dequantize, group_affine
 
 
@@ -49,3 +59,44 @@ def test_weights_of_different_widths_are_not_concatenated() -> None:
     assert concat_affine([four, eight]) is None
     both = concat_affine([four, four])
     assert both is not None and both.codes.shape == (32, 64)
+
+
+def random_q6k(rows: int, cols: int, seed: int) -> np.ndarray:
+    """Random Q6_K blocks: any codes and sub-block scales, a small finite float16 super-scale."""
+    block, size = GGML_QUANT_SIZES[Q.Q6_K]
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, size=(rows * cols // block, size), dtype=np.uint8)
+    raw[:, 208:210] = rng.uniform(0.0005, 0.005, len(raw)).astype(np.float16).view(np.uint8).reshape(-1, 2)
+    return raw.reshape(-1)
+
+
+@pytest.mark.parametrize("rows", [3, 40, 300])
+def test_q6k_as_per_row_int8_stays_within_its_rounding_bound(rows: int) -> None:
+    exact = dequantize(random_q6k(rows, 512, rows), Q.Q6_K, (rows, 512))  # float32 [N, K]
+    codes, scale = requantize_int8(exact)
+    layer = Int8Linear(torch.from_numpy(codes), torch.from_numpy(scale))
+    largest = np.abs(exact).max(axis=1, keepdims=True)
+    # half an int8 step, plus the bfloat16 rounding of each row's scale (the op takes bf16 scales)
+    assert np.all(np.abs(layer.dequantized().numpy() - exact) <= largest * (0.5 / 127 + 2**-8) + 1e-9)
+    x = torch.randn(4, 512, generator=torch.Generator().manual_seed(2))
+    assert agreement(layer(x), x.double() @ torch.from_numpy(exact).double().T) >= 0.999
+
+
+def test_packing_in_row_blocks_equals_packing_the_whole_matrix() -> None:
+    affine = group_affine(sane_blocks(Q.Q4_1, 1024 + 48, 128, 3), Q.Q4_1, (1024 + 48, 128))
+    assert affine is not None
+    whole = torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(affine.codes.astype(np.int32)), 2)
+    blocks = [slice_affine(affine, row, row + PACK_ROWS) for row in range(0, 1024 + 48, PACK_ROWS)]
+    layer = Int4PackedLinear.from_row_blocks(iter(blocks), 1024 + 48, 128, 4)
+    assert torch.equal(layer.packed, whole)
+    with pytest.raises(ValueError, match="row block"):
+        Int4PackedLinear.from_row_blocks(iter(blocks[1:]), 1024 + 48, 128, 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dense_layers_compute_in_their_weights_width(dtype: torch.dtype) -> None:
+    weight = torch.randn(24, 64, generator=torch.Generator().manual_seed(4)).to(dtype)
+    bias = torch.randn(24)
+    x = torch.randn(3, 64)
+    y = DenseLinear(weight, bias)(x)
+    assert y.dtype == torch.float32 and agreement(y, x.double() @ weight.double().T + bias.double()) >= 0.9999

@@ -21,6 +21,7 @@ SPECS = {
     "qwen2-bias": TinyModelSpec(architecture="qwen2", seed=3),
     "qwen3-qknorm": TinyModelSpec(architecture="qwen3", weight_type=Q.F16, embedding_type=Q.Q4_0, seed=4),
     "llama-f32-mha": TinyModelSpec(weight_type=Q.F32, kv_heads=4, seed=5),
+    "llama-bf16": TinyModelSpec(weight_type=Q.BF16, embedding_type=Q.Q4_1, seed=6),
 }
 TOKENS = [1, 40, 77, 200, 13, 3, 99, 150, 42, 7, 280, 64, 8, 2, 100, 101, 102, 5]
 
