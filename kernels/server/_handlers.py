@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from kernels.server._stats import ServerStats
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 OWNER = "orgide"
+log = logging.getLogger("kernels.server")
 WORKER_STOP_SECONDS = 30.0  # a cancelled worker stops after the engine step it is in
 
 
@@ -141,6 +143,11 @@ class Routes:
                             await response.write(sse(shape.usage_chunk(event)))
                 except KernelsError as error:  # the headers are out: the error travels as an event
                     await response.write(sse(APIError(400, str(error)).body()))
+                except (ConnectionResetError, asyncio.CancelledError):
+                    raise
+                except Exception:
+                    log.exception("generation failed mid-stream")
+                    await response.write(sse(APIError(500, "generation failed", type="server_error", code="engine_error").body()))
                 await response.write(DONE)
             await response.write_eof()
         except ConnectionResetError:  # the client left; leaving the block has cancelled its sequence

@@ -35,11 +35,17 @@ class Generation:
     include_usage: bool
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError) as error:
         raise bad_request(f"the request body is not valid JSON: {error}", code="invalid_json") from None
+    except RecursionError:
+        raise bad_request("the request body nests too deeply", code="invalid_json") from None
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_json")
     return body
@@ -144,6 +150,8 @@ def sampling_params(body: Mapping[str, Any], prompt_tokens: int, context: int) -
     for name in ("top_k", "seed"):
         if (value := _integer(body, name)) is not None:
             options[name] = value
+    if not -(2**63) <= options.get("seed", 0) < 2**63:
+        raise bad_request("seed must fit in 64 bits (-2**63 <= seed < 2**63)", param="seed")
     if options.get("top_k") == -1:  # vLLM's spelling of "off"
         options["top_k"] = 0
     extra: dict[str, Any] = _constraints(body)
