@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
@@ -73,7 +73,8 @@ class Routes:
         return web.json_response({"status": "ok"})
 
     async def stats_report(self, request: web.Request) -> web.Response:
-        return web.json_response({"model": self.served.id, **self.stats.snapshot()})
+        engine = asdict(self.served.model.stats())  # the batching engine: pages, running and waiting sequences
+        return web.json_response({"model": self.served.id, **self.stats.snapshot(), "engine": engine})
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [self.served.card()]})

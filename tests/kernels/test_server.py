@@ -341,6 +341,8 @@ def test_sixteen_concurrent_clients_are_all_answered(server: BackgroundServer, m
     after = stats(server)
     assert after["completed"] - before["completed"] == 16 and after["running"] == 0
     assert after["completion_tokens"] - before["completion_tokens"] == 16 * 5
+    steps = after["engine"]["steps"] - before["engine"]["steps"]
+    assert steps < 16 * 5, steps  # the clients were batched: fewer engine steps than tokens decoded
 
 
 def wait_until_idle(server: BackgroundServer, timeout: float) -> dict[str, Any]:
@@ -348,6 +350,12 @@ def wait_until_idle(server: BackgroundServer, timeout: float) -> dict[str, Any]:
     while (current := stats(server))["running"] and time.monotonic() < deadline:
         time.sleep(0.05)
     return current
+
+
+def assert_engine_released(report: dict[str, Any]) -> None:
+    """No sequence left in the engine and no page held by one (the prefix cache may keep some)."""
+    engine = report["engine"]
+    assert (engine["running"], engine["waiting"], engine["pages_used"]) == (0, 0, 0), engine
 
 
 def test_a_client_leaving_mid_stream_cancels_its_sequence(server: BackgroundServer) -> None:
@@ -372,6 +380,7 @@ def test_a_client_leaving_mid_stream_cancels_its_sequence(server: BackgroundServ
     after = wait_until_idle(server, timeout=10)
     assert after["running"] == 0 and time.monotonic() - left < 5, after
     assert after["cancelled"] - before["cancelled"] == 1 and after["completed"] == before["completed"]
+    assert_engine_released(after)
 
 
 def test_a_client_leaving_a_whole_request_cancels_its_sequence(server: BackgroundServer) -> None:
@@ -387,6 +396,7 @@ def test_a_client_leaving_a_whole_request_cancels_its_sequence(server: Backgroun
     after = wait_until_idle(server, timeout=10)
     assert after["running"] == 0 and time.monotonic() - left < 5, after
     assert after["cancelled"] - before["cancelled"] == 1
+    assert_engine_released(after)
 
 
 def test_the_server_stops_with_a_stream_running(model: LocalModel) -> None:
