@@ -19,6 +19,7 @@ from widgets._scene import OrgScene  # noqa: E402
 from widgets._validation import LiveValidation  # noqa: E402
 from widgets._validation_panel import ValidationPanel  # noqa: E402
 from widgets._view import GraphView  # noqa: E402
+from widgets.run_console import RunConsole, RunOverlay  # noqa: E402
 from widgets.git import ConflictResolver, GitPanel  # noqa: E402
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "OrgDocument",
     "OrgScene",
     "Overlays",
+    "RunConsole",
+    "RunOverlay",
     "RunState",
     "ValidationPanel",
     "auto_layout",
