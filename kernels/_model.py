@@ -70,9 +70,9 @@ class Rope:
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:  # [..., H] -> [..., H]
-    """`x / sqrt(mean(x^2) + eps) * weight` in four small ops (F.rms_norm runs about ten on the CPU)."""
-    inverse = torch.add(eps, torch.linalg.vecdot(x, x), alpha=1 / x.shape[-1]).rsqrt_()  # [...]
-    return (x * inverse.unsqueeze(-1)).mul_(weight)
+    """`x / sqrt(mean(x^2) + eps) * weight` in five small ops (F.rms_norm runs about ten on the CPU)."""
+    squares = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square_()  # [..., 1]: sum of x^2
+    return (x * torch.add(eps, squares, alpha=1 / x.shape[-1]).rsqrt_()).mul_(weight)
 
 
 class LlamaModel:
