@@ -37,11 +37,15 @@ def crash_dir() -> Path:
 def setup_logging() -> Path:
     path = data_dir() / "orgide.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not any(isinstance(h, logging.FileHandler) and h.baseFilename == str(path) for h in log.handlers):
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    for old in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:
+        if old.baseFilename == str(path):
+            return path
+        log.removeHandler(old)  # one log file at a time (the data folder moved)
+        old.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     return path
 
 
@@ -131,17 +135,18 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def excepthook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    """sys.excepthook of the IDE: an error escaping a Qt slot is reported; the application goes on."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, tb)
+        return
+    report(error.with_traceback(tb), "the IDE")
+
+
 def install() -> None:
-    """Route uncaught errors (Qt slots, threads, the asyncio loop) to the reporter."""
+    """Route uncaught errors (Qt slots, the asyncio loop) to the reporter."""
     setup_logging()
-
-    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            sys.__excepthook__(kind, error, tb)
-            return
-        report(error.with_traceback(tb), "the IDE")
-
-    sys.excepthook = hook
+    sys.excepthook = excepthook
 
 
 def loop_exception_handler(_loop: Any, context: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from orgruntime import list_templates
+from orgruntime import DEFAULT_TEMPLATE, list_templates
 
 
 def free_folder(parent: Path, stem: str) -> Path:
@@ -77,7 +77,7 @@ class WelcomeScreen(QWidget):
         outer.addLayout(column, 4)
         outer.addStretch(1)
         self.set_recent(recent)
-        if self.templates.count():
+        if self.templates.count() and not self.select_template(DEFAULT_TEMPLATE):
             self.templates.setCurrentRow(0)
 
     def _section(self, text: str) -> QLabel:
@@ -107,6 +107,13 @@ class WelcomeScreen(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Where to put the new org")
         if folder:
             self.destination.setText(str(free_folder(Path(folder), self._template() or "org")))
+
+    def select_template(self, name: str) -> bool:
+        for row in range(self.templates.count()):
+            if self.templates.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                self.templates.setCurrentRow(row)
+                return True
+        return False
 
     def _template(self) -> str | None:
         item = self.templates.currentItem()
