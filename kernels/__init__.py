@@ -1,5 +1,9 @@
 """Local inference: GGUF models on the CPU, exposed to litellm as the `local/<model>` provider.
 
+A `LocalModel` serves every caller through one batching engine (kernels/engine/): continuous
+batching, a prefix cache shared across requests, constrained decoding (`SamplingParams`'s
+`response_format` or `grammar`).
+
 The application registers the provider with `register_litellm_provider()`; nothing here imports
 Qt or `orgruntime`. `write_tiny_llama_gguf` is a shipped test fake: a tiny random model file.
 """
@@ -21,10 +25,13 @@ from kernels._registry import (
     user_folders,
 )
 from kernels._sampling import SamplingParams
+from kernels.engine import EngineConfig, EngineStats
 from kernels._tiny_gguf import TinyModelSpec, write_tiny_llama_gguf
 
 __all__ = [
     "DEFAULT_MODEL",
+    "EngineConfig",
+    "EngineStats",
     "KNOWN_MODELS",
     "GGUFFile",
     "GenerationError",

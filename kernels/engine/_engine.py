@@ -7,7 +7,9 @@ the forward runs), run, sample, postprocess.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 
 import torch
 from collections.abc import Sequence as Seq
@@ -181,6 +183,7 @@ class Engine:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="orgide-engine", daemon=True)
             self._thread.start()
+            _RUNNING.add(self)
 
     def _loop(self) -> None:
         while True:
@@ -195,3 +198,12 @@ class Engine:
                 self._fail_all(f"the engine failed: {error!r}")
         self._fail_all("the model was closed")
 
+
+_RUNNING: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_running_engines() -> None:
+    """Stop engine threads before the interpreter tears down the native libraries they are inside."""
+    for engine in list(_RUNNING):
+        engine.close()

@@ -48,6 +48,17 @@ def test_schema_constrained_output_always_parses_and_validates(tiny_model: Local
         assert result.finish_reason == "stop" and result.completion_tokens <= max_tokens
 
 
+def test_fifty_batched_generations_against_the_action_schema_all_validate(tiny_model: LocalModel) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = [SamplingParams(max_tokens=120, temperature=1.0, top_p=0.95, seed=seed, response_format=RESPONSE_FORMAT) for seed in range(50)]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda p: tiny_model.generate("hello world the sea", p), params))
+    for result in results:
+        jsonschema.validate(json.loads(result.text), ACTION_SCHEMA)
+    assert tiny_model.stats().pages_used == 0
+
+
 def test_unconstrained_the_tiny_model_does_not_produce_json(tiny_model: LocalModel) -> None:
     result = tiny_model.generate("hello world the sea", SamplingParams(max_tokens=40, temperature=1.0, seed=0))
     with pytest.raises(ValueError):

@@ -1,0 +1,265 @@
+"""The org workload on the batching engine: many agents sharing a long prefix, against the engine
+serving them one at a time, part 1's single-sequence path, and llama.cpp.
+
+    .venv/bin/python bench/bench_engine.py [--model PATH] [--threads 2] [--agents 8 16]
+        [--prefix-tokens 500] [--tail-tokens 30] [--decode-tokens 64]
+        [--llama-python /work/benchenv/bin/python]
+
+Each agent's prompt is one shared org brief (`--prefix-tokens`) plus its own question
+(`--tail-tokens`); each generates `--decode-tokens` tokens greedily (stop tokens ignored).
+Scenarios, each in its own process:
+  engine      all agents submitted at once to one LocalModel (continuous batching, prefix cache)
+  serial      the same LocalModel, one request after another (prefix cache, no batching)
+  part1       LlamaModel.forward over a fresh contiguous cache per request (no sharing, no batching)
+  llama.cpp   llama-cpp-python, one request after another on the same GGUF and threads; its
+              generate() reuses the longest prefix of the previous request's tokens
+  json        the engine with every agent's answer constrained to the run engine's action schema
+Prints wall seconds, process CPU seconds (all threads; steadier than wall on a shared machine),
+aggregate generated tokens/s, time to first token (first request and median of the rest), and for
+the engine the KV pages it used against what unshared caches would hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BRIEF = (
+    "Org brief. We are a small product team building a web application for local bakeries. The CEO sets "
+    "priorities, the engineer writes the code, the reviewer checks every change before it ships, and the "
+    "designer owns the look of each page. Messages must be short and concrete; every request names its owner, "
+    "its deadline and what done means. We never ship without a review. Customers value speed, a clear menu, "
+    "online ordering and honest prices. "
+)
+ACTION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "reply": {"type": ["string", "null"]},
+        "actions": {"type": "array", "items": {"anyOf": [
+            {"type": "object", "properties": {"name": {"const": "send_message"}, "arguments": {"type": "object",
+             "properties": {"to": {"type": "string"}, "text": {"type": "string"}}, "required": ["to", "text"]}},
+             "required": ["name", "arguments"], "additionalProperties": False},
+            {"type": "object", "properties": {"name": {"const": "finish"}, "arguments": {"type": "object",
+             "properties": {"done": {"type": "boolean"}}, "required": ["done"]}},
+             "required": ["name", "arguments"], "additionalProperties": False}]}},
+    },
+    "required": ["reply", "actions"],
+    "additionalProperties": False,
+}  # fmt: skip
+
+
+def workload(model_path: Path, agents: int, prefix_tokens: int, tail_tokens: int) -> list[list[int]]:
+    sys.path.insert(0, str(ROOT))
+    from kernels._gguf_file import GGUFFile
+    from kernels._tokenizer import GGUFTokenizer
+
+    with GGUFFile(model_path) as file:
+        tokenizer = GGUFTokenizer(file.metadata)
+    prefix: list[int] = []
+    while len(prefix) < prefix_tokens:
+        prefix += tokenizer.encode(BRIEF, add_bos=False)
+    prompts = []
+    for agent in range(agents):
+        tail: list[int] = []
+        while len(tail) < tail_tokens:
+            tail += tokenizer.encode(f"\nAgent {agent} asks: what should agent {agent} do first about task {agent * 7 + 3}?", add_bos=False)
+        prompts.append(prefix[:prefix_tokens] + tail[:tail_tokens])
+    return prompts
+
+
+def _figures(wall: float, cpu: float, generated: int, ttfts: list[float]) -> dict[str, float]:
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "tokens_per_s": generated / wall,
+        "ttft_first_s": ttfts[0],
+        "ttft_rest_median_s": statistics.median(ttfts[1:]) if len(ttfts) > 1 else ttfts[0],
+        "generated": generated,
+    }
+
+
+def worker_engine(model_path: Path, threads: int, prompts: list[list[int]], decode: int, mode: str) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(ROOT))
+    from kernels import LocalModel, SamplingParams
+
+    local = LocalModel.load(model_path)
+    constrained = {"type": "json_schema", "json_schema": {"name": "agent_answer", "schema": ACTION_SCHEMA}}
+    params = SamplingParams(max_tokens=decode, ignore_eos=mode != "json", response_format=constrained if mode == "json" else None)
+    local.generate(prompts[0][:8], SamplingParams(max_tokens=2))  # warm the engine thread and the ops
+    peak = [0]
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.wait(0.01):
+            peak[0] = max(peak[0], local.stats().pages_used)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    before = local.stats()
+    wall, cpu = time.perf_counter(), time.process_time()
+    if mode == "serial":
+        results = [local.generate(p, params) for p in prompts]
+        ttfts = [r.prefill_seconds for r in results]
+    else:
+        with ThreadPoolExecutor(len(prompts)) as pool:
+            results = list(pool.map(lambda p: local.generate(p, params), prompts))
+        ttfts = sorted(r.prefill_seconds for r in results)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    watching.set()
+    stats = local.stats()
+    page = local.engine.pages.page_size
+    unshared = sum(-(-(len(p) + decode) // page) for p in prompts)
+    figures = _figures(wall, cpu, sum(r.completion_tokens for r in results), ttfts)
+    figures.update({
+        "steps": stats.steps - before.steps,
+        "prefill_tokens": stats.prefill_tokens - before.prefill_tokens,
+        "cached_tokens": stats.cached_tokens - before.cached_tokens,
+        "kv_pages_peak": peak[0],
+        "kv_pages_unshared": unshared,
+        "mask_s": stats.mask_seconds - before.mask_seconds,
+    })  # fmt: skip
+    if mode == "json":
+        import jsonschema
+
+        for r in results:
+            jsonschema.validate(json.loads(r.text), ACTION_SCHEMA)
+        figures["valid"] = len(results)
+    local.close()
+    return figures
+
+
+def worker_part1(model_path: Path, threads: int, prompts: list[list[int]], decode: int) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(ROOT))
+    from kernels import LocalModel
+
+    model = LocalModel.load(model_path).model
+    ttfts, generated = [], 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for prompt in prompts:
+        started = time.perf_counter()
+        cache = model.new_cache(len(prompt) + decode + 1)
+        for begin in range(0, len(prompt), 256):  # part 1's prefill chunk
+            logits = model.forward(prompt[begin : begin + 256], cache)
+        token = int(logits[-1].argmax())
+        ttfts.append(time.perf_counter() - started)
+        for _ in range(decode - 1):
+            token = int(model.forward([token], cache)[-1].argmax())
+        generated += decode
+    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts)
+
+
+def worker_llamacpp(model_path: Path, threads: int, prompts: list[list[int]], decode: int) -> dict[str, float]:
+    from llama_cpp import Llama
+
+    llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=max(map(len, prompts)) + decode + 8,
+                n_batch=512, verbose=False)  # fmt: skip
+    ttfts, generated = [], 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for prompt in prompts:
+        started = time.perf_counter()
+        count = 0
+        for _ in llm.generate(prompt, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
+            if count == 0:
+                ttfts.append(time.perf_counter() - started)
+            count += 1
+            if count == decode:
+                break
+        generated += count
+    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts)
+
+
+def run_worker(python: str, scenario: str, args: argparse.Namespace, prompts: list[list[int]]) -> dict[str, float] | None:
+    prompt_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_engine_prompts_{os.getpid()}.json"
+    prompt_file.write_text(json.dumps(prompts))
+    command = [python, __file__, "--worker", scenario, "--model", str(args.model), "--threads", str(args.threads),
+               "--prompts", str(prompt_file), "--decode-tokens", str(args.decode_tokens)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        print(f"  {scenario} failed: {done.stderr.strip().splitlines()[-3:]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--agents", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--prefix-tokens", type=int, default=500)
+    parser.add_argument("--tail-tokens", type=int, default=30)
+    parser.add_argument("--decode-tokens", type=int, default=64)
+    parser.add_argument("--scenarios", nargs="+", default=["engine", "serial", "part1", "llama.cpp", "json"])
+    parser.add_argument("--llama-python", default="/work/benchenv/bin/python")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--prompts", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.model is None:
+        sys.path.insert(0, str(ROOT))
+        from kernels import DEFAULT_MODEL, resolve_model
+
+        args.model = resolve_model(DEFAULT_MODEL)
+    if args.worker:
+        prompts = json.loads(Path(args.prompts).read_text())
+        if args.worker in ("engine", "serial", "json"):
+            figures = worker_engine(args.model, args.threads, prompts, args.decode_tokens, args.worker)
+        elif args.worker == "part1":
+            figures = worker_part1(args.model, args.threads, prompts, args.decode_tokens)
+        else:
+            figures = worker_llamacpp(args.model, args.threads, prompts, args.decode_tokens)
+        print(json.dumps(figures), flush=True)
+        os._exit(0)  # no interpreter teardown under still-running native thread pools
+
+    print(f"model {args.model.name}, {args.threads} threads, shared prefix {args.prefix_tokens} tokens + {args.tail_tokens} "
+          f"per agent, {args.decode_tokens} generated per agent; load average {os.getloadavg()[0]:.1f} "
+          "(a shared machine: wall figures are noisy, CPU seconds steadier)")  # fmt: skip
+    for agents in args.agents:
+        prompts = workload(args.model, agents, args.prefix_tokens, args.tail_tokens)
+        print(f"\n{agents} agents")
+        print(f"{'scenario':10} {'wall s':>7} {'CPU s':>7} {'tok/s':>7} {'TTFT 1st':>9} {'TTFT rest':>9}  notes")
+        rows = {}
+        for scenario in args.scenarios:
+            python = args.llama_python if scenario == "llama.cpp" else sys.executable
+            if scenario == "llama.cpp" and not Path(python).exists():
+                continue
+            r = run_worker(python, "llamacpp" if scenario == "llama.cpp" else scenario, args, prompts)
+            if r is None:
+                continue
+            rows[scenario] = r
+            notes = ""
+            if "steps" in r:
+                notes = (f"{r['steps']} steps, prefilled {r['prefill_tokens']}, cached {r['cached_tokens']}, "
+                         f"KV pages peak {r['kv_pages_peak']} vs {r['kv_pages_unshared']} unshared "
+                         f"({r['kv_pages_peak'] / r['kv_pages_unshared']:.2f}x)")  # fmt: skip
+            if scenario == "json":
+                notes += f", {r['generated']} tokens, all {r['valid']} valid, mask filling {r['mask_s'] / r['generated'] * 1e3:.2f} ms/token"
+            print(f"{scenario:10} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['tokens_per_s']:7.1f} {r['ttft_first_s']:9.3f} "
+                  f"{r['ttft_rest_median_s']:9.3f}  {notes}")  # fmt: skip
+        if "engine" in rows and "llama.cpp" in rows:
+            e, l = rows["engine"], rows["llama.cpp"]  # noqa: E741
+            print(f"engine / llama.cpp: wall {e['wall_s'] / l['wall_s']:.2f}x, tokens/s {e['tokens_per_s'] / l['tokens_per_s']:.2f}x, "
+                  f"CPU {e['cpu_s'] / l['cpu_s']:.2f}x")  # fmt: skip
+        if "engine" in rows and "json" in rows:
+            e, j = rows["engine"], rows["json"]
+            per_token = lambda r: r["wall_s"] / r["generated"]  # noqa: E731
+            print(f"constrained decoding: {per_token(j) / per_token(e) - 1:+.1%} wall per token against unconstrained "
+                  f"(different texts; the mask work itself: {j['mask_s'] / j['generated'] * 1e3:.2f} ms/token, overlapped)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
