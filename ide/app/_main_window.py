@@ -17,7 +17,6 @@ from orgruntime.vcs import head_commit
 from widgets import DARK, LIGHT, GraphEditor, Inspector, ValidationPanel
 from widgets.git import GitPanel
 
-from ide.cli._vcs_commands import driver_command
 from ide.app._autosave import Autosaver, discard_backup, find_backup
 from ide.app._banner import Banner
 from ide.app._docks import Docks
@@ -26,6 +25,7 @@ from ide.app._lag import LagMonitor
 from ide.app._local_engine import LocalEngine
 from ide.app._org_session import OrgSession
 from ide.app._run_controller import RunController
+from ide.app._run_wiring import RunWiring
 from ide.app._settings import AppSettings
 from ide.app._status_bar import IdeStatusBar
 from ide.app._themes import apply_theme
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.editor: GraphEditor | None = None
         self.inspector: Inspector | None = None
         self.git_panel: GitPanel | None = None
+        self.run_wiring: RunWiring | None = None
         self.known_head: str | None = None  # HEAD when the view last matched the files
         self.theme_setting = theme or self.settings.theme
         self.resolved_theme = "light"
@@ -154,11 +155,14 @@ class MainWindow(QMainWindow):
         if self.editor is not None:
             self.org_layout.removeWidget(self.editor)
             self.editor.deleteLater()
+        if self.run_wiring is not None:
+            self.run_wiring.detach()
+            self.run_wiring.deleteLater()
         for dock, text in ((self.docks.inspector, "Open an org to inspect it."), (self.docks.problems, "No org open."),
-                           (self.docks.git, "Open an org to see its changes and history.")):
+                           (self.docks.git, "Open an org to see its changes and history."), (self.docks.run, "Open an org to run it.")):
             self.docks.set_content(dock, None, text)
         self.session.deleteLater()
-        self.session = self.autosaver = self.editor = self.inspector = self.git_panel = None
+        self.session = self.autosaver = self.editor = self.inspector = self.git_panel = self.run_wiring = None
         self.pages.setCurrentWidget(self.welcome)
         self.refresh_status()
         self._update_title()
@@ -178,12 +182,16 @@ class MainWindow(QMainWindow):
         self.docks.set_content(self.docks.inspector, self.inspector, "")
         self.docks.set_content(self.docks.problems, problems, "")
         self.docks.files_view.show_folder(session.folder)
+        from ide.cli._vcs_commands import driver_command  # imported when needed: it pulls in the whole CLI
+
         self.git_panel = GitPanel(session.folder, session.document, self.editor, self, merge_driver=driver_command())
         self.git_panel.tree_changed.connect(guarded(self._disk_changed))
         self.git_panel.forked.connect(guarded(self._forked))
         self.git_panel.status_changed.connect(lambda *_: self.refresh_status())
         self.git_panel.message.connect(lambda text, _error: self.statusBar().showMessage(text, 8000))
         self.docks.set_content(self.docks.git, self.git_panel, "")
+        self.run_wiring = RunWiring(self, session.folder)
+        self.docks.set_content(self.docks.run, self.run_wiring.console, "")
         self.commands.adopt_editor(self.editor)
 
     def _forked(self, folder: Path, _untrusted: bool) -> None:

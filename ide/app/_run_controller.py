@@ -2,76 +2,57 @@
 
 Before a run, off the UI thread: the stored API keys are given to litellm (in memory) and the local
 engine is registered when a `local/` model is used. Whether the org's own code may run comes from
-the trust decision the window passes in (RunConfig.trusted). Human seats are answered through
-`answer_human`, which the run console's reply box calls.
+the trust decision the window passes in (RunConfig.trusted; org tools are read from the org folder
+only then). Human seats wait at a HumanDesk until `answer_human` (the run console's reply box).
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from orgruntime import GitError, Org
-from orgruntime.run import Event, HumanInputRequested, Provenance, RunConfig, RunFinished, Runner, RunStream
 from orgruntime.vcs import head_commit, is_dirty
 
 from ide.app._errors import report
 from ide.app._local_engine import LocalEngine
 from ide.app._secrets import apply_keys
 
+if TYPE_CHECKING:  # the run engine is imported with the first run, not at start-up
+    from orgruntime.run import Event, HumanDesk, Provenance, RunFinished, RunStream
+
 RUNS_DIR = Path(".orgide") / "runs"
-
-
-class QtHumans:
-    """Human seats answered by the person at the IDE: each question waits for `answer(text)`."""
-
-    def __init__(self, controller: RunController) -> None:
-        self._controller = controller
-        self.pending: dict[str, asyncio.Future[str | None]] = {}
-
-    async def answer(self, request: HumanInputRequested) -> str | None:
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        key = _request_key(request)
-        self.pending[key] = future
-        self._controller.human_asked.emit(request)
-        try:
-            return await future
-        finally:
-            self.pending.pop(key, None)
-
-    def reply(self, request: HumanInputRequested | None, text: str | None) -> bool:
-        """Answer `request` (None: the oldest open question); False when nothing is waiting."""
-        key = _request_key(request) if request is not None else next(iter(self.pending), None)
-        future = self.pending.get(key) if key is not None else None
-        if future is None or future.done():
-            return False
-        future.set_result(text)
-        return True
-
-
-def _request_key(request: HumanInputRequested) -> str:
-    return f"{request.run_id}:{request.seq}"
 
 
 class RunController(QObject):
     event = Signal(object)  # every Event of the current run, in order
     started = Signal(object)  # the RunStream
+    budget = Signal(dict)  # the run's limits, from its run.json, once it started
     finished = Signal(object)  # the RunFinished event (or None when the run could not start)
-    human_asked = Signal(object)  # HumanInputRequested waiting for `answer_human`
 
     def __init__(self, engine: LocalEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.humans = QtHumans(self)
+        self._desk: HumanDesk | None = None
         self.stream: RunStream | None = None
         self.task: asyncio.Task[None] | None = None
         self.last_finished: RunFinished | None = None
+        self._active = False
+
+    @property
+    def desk(self) -> HumanDesk:
+        if self._desk is None:
+            from orgruntime.run import HumanDesk
+
+            self._desk = HumanDesk()
+        return self._desk
 
     @property
     def running(self) -> bool:
-        return self.task is not None and not self.task.done()
+        return self._active
 
     def start(self, org: Org, folder: Path, task: str, *, trusted: bool, model: str | None = None,
               default_model: str | None = None) -> asyncio.Task[None]:
@@ -81,27 +62,43 @@ class RunController(QObject):
         if model is None and default_model and any(org.model_of(a.id) is None for a in org.agents):
             model = default_model  # the org names no model for some agent: the IDE's default fills in
         self.task = asyncio.get_running_loop().create_task(self._run(org, folder, task, trusted, model), name="orgide run")
+        self._active = True  # until the run's task has emitted `finished`
         return self.task
 
     def stop(self) -> None:
         if self.stream is not None:
             self.stream.stop()
-        for future in list(self.humans.pending.values()):
-            if not future.done():
-                future.set_result(None)
 
-    def answer_human(self, text: str | None, request: HumanInputRequested | None = None) -> bool:
-        return self.humans.reply(request, text)
+    def pause(self) -> bool:
+        return self.stream.pause() if self.stream is not None else False
+
+    def resume(self) -> bool:
+        return self.stream.resume() if self.stream is not None else False
+
+    def step(self) -> bool:
+        return self.stream.step() if self.stream is not None else False
+
+    def answer_human(self, question_id: str, text: str) -> bool:
+        """The person's answer; an empty one means nobody answers (the agent is told so)."""
+        return self.desk.respond(question_id, text) if text.strip() else self.desk.decline(question_id)
 
     async def _run(self, org: Org, folder: Path, task: str, trusted: bool, model: str | None) -> None:
+        from orgruntime.run import RunConfig, RunError, RunFinished, Runner, RunStarted, read_info
+
         finished: RunFinished | None = None
         try:
             uses_local = any((model or org.model_of(a.id) or "").startswith("local/") for a in org.agents)
             await asyncio.to_thread(self._prepare, uses_local)
-            config = RunConfig(model=model, trusted=trusted, human=self.humans)
-            self.stream = Runner(config).stream(org, task, runs_dir=folder / RUNS_DIR, provenance=_provenance(folder))
+            config = RunConfig(model=model, trusted=trusted, human=self.desk)
+            self.stream = Runner(config).stream(org, task, runs_dir=folder / RUNS_DIR, provenance=_provenance(folder),
+                                                org_dir=folder)
             self.started.emit(self.stream)
             async for event in self.stream:
+                if isinstance(event, RunStarted) and self.stream.run_dir is not None:
+                    try:
+                        self.budget.emit(dict(read_info(self.stream.run_dir).get("budget") or {}))
+                    except RunError:
+                        pass
                 self._emit(event)
                 if isinstance(event, RunFinished):
                     finished = event
@@ -114,6 +111,7 @@ class RunController(QObject):
         finally:
             self.last_finished = finished or self.last_finished
             self.stream = None
+            self._active = False
             self.finished.emit(finished)
 
     def _emit(self, event: Event) -> None:
@@ -129,6 +127,8 @@ class RunController(QObject):
 
 
 def _provenance(folder: Path) -> Provenance:
+    from orgruntime.run import Provenance
+
     try:
         return Provenance(org_path=str(folder), commit=head_commit(folder), dirty=is_dirty(folder))
     except (GitError, OSError):

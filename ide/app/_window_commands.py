@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from orgruntime import OrgError
 from orgruntime.vcs import commit_all, dirty_files
@@ -189,14 +189,15 @@ class WindowCommands:
 
     # --- run ---
     def run(self) -> None:
+        """Run the task in the run console's task box (or put the cursor there when it is empty)."""
         w = self.window
-        dialog = QInputDialog(w)
-        dialog.setObjectName("runTaskDialog")
-        dialog.setWindowTitle("Run the org")
-        dialog.setLabelText("Task for the entry agent")
-        dialog.textValueSelected.connect(self.start_run)
-        self.dialog = dialog
-        dialog.open()
+        console = w.run_wiring.console
+        w.docks.run.show()
+        w.docks.run.raise_()
+        if console.task.text().strip() and console.run_button.isEnabled():
+            console.run_button.click()
+        else:
+            console.task.setFocus()
 
     def start_run(self, task: str, model: str | None = None) -> None:
         w = self.window
