@@ -82,8 +82,8 @@ def texts(console) -> list[str]:
 
 
 def shown_rows(console) -> list:
-    proxy = console.view.filter
-    return [console.view.source.card(proxy.mapToSource(proxy.index(row, 0)).row()) for row in range(proxy.rowCount())]
+    model = console.view.source
+    return [model.card(row) for row in range(model.rowCount())]
 
 
 def test_a_real_run_shows_cards_meters_overlay_and_the_result(qtbot, tmp_path, loop, setup) -> None:
@@ -122,8 +122,9 @@ def test_a_real_run_shows_cards_meters_overlay_and_the_result(qtbot, tmp_path, l
         assert console.status.text() == "Finished: completed — hello.py shipped"
         assert console.run_button.isEnabled() and not console.stop_button.isEnabled()
 
-        row = console.view.source.cards.index(tool)  # a tool call opens with a click
-        qtbot.mouseClick(console.view.viewport(), Qt.MouseButton.LeftButton, pos=console.view.visualRect(console.view.filter.mapFromSource(console.view.source.index(row))).center())
+        row = console.view.source.row_of_card(tool)  # a tool call opens with a click
+        console.view.scrollTo(console.view.source.index(row))
+        qtbot.mouseClick(console.view.viewport(), Qt.MouseButton.LeftButton, pos=console.view.visualRect(console.view.source.index(row)).center())
         assert tool.expanded and "result: wrote 11 bytes to hello.py" in tool.detail
 
         console.agent_filter.setCurrentText("reviewer")

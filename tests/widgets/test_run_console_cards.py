@@ -21,6 +21,8 @@ from orgruntime.run import (  # noqa: E402
     ToolCalled,
     ToolReturned,
 )
+from PySide6.QtCore import Qt  # noqa: E402
+
 from widgets.run_console import CardKind, RunTotals, TranscriptFold, TranscriptModel  # noqa: E402
 
 BASE = {"run_id": "r"}
@@ -106,12 +108,44 @@ def test_the_model_coalesces_tokens_until_it_flushes_and_the_filter_narrows(qtbo
     model.flush()
     assert inserted == [(0, 2)] and model.rowCount() == 3  # one insert for 502 events
     assert model.card(1).kind is CardKind.STREAMING and model.card(1).text == "word " * 500
-    from widgets.run_console._transcript_model import CardFilter
+    model.set_filter("eng")
+    assert model.rowCount() == 1 and model.filtered
+    model.set_filter("", "BUILD")
+    assert model.rowCount() == 1 and model.index(0, 0).data() == "ceo → eng: Build it"
+    model.feed(MessageSent(run_id="r", seq=999, ts=1.0, sender="eng", recipient="ceo", content="built", message_id="m3"))
+    model.feed(MessageSent(run_id="r", seq=1000, ts=1.0, sender="eng", recipient="ceo", content="build log", message_id="m4"))
+    model.flush()
+    assert [card.text for card in model.shown] == ["Build it", "build log"]  # new cards are filtered as they come
+    model.set_filter()
+    assert model.rowCount() == 5 and len(model.cards) == 5
 
-    proxy = CardFilter()
-    proxy.setSourceModel(model)
-    proxy.set_agent("eng")
-    assert proxy.rowCount() == 1
-    proxy.set_agent("")
-    proxy.set_search("BUILD")
-    assert proxy.rowCount() == 1 and proxy.index(0, 0).data() == "ceo → eng: Build it"
+
+def test_signals_emitted_from_python_do_not_use_up_true(qtbot) -> None:
+    import sys
+
+    from widgets.run_console._bool_refcount_guard import emit_leaks_true
+
+    model = TranscriptModel(flush_ms=10_000)
+    for _ in range(20_000):  # more emits than True has references unguarded: a leaky build would abort here
+        model.heights_changed.emit()
+    assert not emit_leaks_true() or sys.getrefcount(True) > 1 << 40
+
+
+def test_only_the_newest_window_of_cards_is_laid_out_and_earlier_ones_come_back(qtbot) -> None:
+    from widgets.run_console import RunConsole
+
+    console = RunConsole()
+    qtbot.addWidget(console)
+    console.show()
+    model = console.live_model
+    model.window = 100
+    for number in range(1, 302):
+        console.feed(MessageSent(run_id="r", seq=number, ts=1.0, sender="a", recipient="b", content=f"message {number}", message_id=f"m{number}"))
+    model.flush()
+    assert len(model.cards) == 301 and model.rowCount() == 100 and model.earlier == 201
+    assert model.card(model.rowCount() - 1).text == "message 301"
+    assert console.earlier_button.isVisible() and "201 more" in console.earlier_button.text()
+    qtbot.mouseClick(console.earlier_button, Qt.MouseButton.LeftButton)
+    assert model.rowCount() == 200 and model.earlier == 101
+    console.search.setText("message 7")  # search covers the cards left out above
+    assert {card.text for card in model.shown} == {"message 7", *(f"message {n}" for n in range(70, 80))}

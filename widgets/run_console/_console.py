@@ -79,6 +79,8 @@ class RunConsole(QWidget):
         self.search.setClearButtonEnabled(True)
         self.back_to_live = self._button("Back to the live run", "backToLive", self.show_live)
         self.back_to_live.hide()
+        self.earlier_button = self._button("Show earlier cards", "showEarlier", lambda: self.view.source.show_earlier())
+        self.earlier_button.hide()
         self.reply_box = ReplyBox(self)
         self.history = RunHistory(self)
         self.comparison = RunComparison(self)
@@ -96,6 +98,7 @@ class RunConsole(QWidget):
         transcript_layout = QVBoxLayout(transcript_tab)
         transcript_layout.setContentsMargins(0, 4, 0, 0)
         transcript_layout.addLayout(filters)
+        transcript_layout.addWidget(self.earlier_button)
         transcript_layout.addWidget(self.view, 1)
         transcript_layout.addWidget(self.reply_box)
         self.tabs = QTabWidget(self)
@@ -111,10 +114,12 @@ class RunConsole(QWidget):
         layout.addWidget(self.tabs, 1)
 
         self.task.returnPressed.connect(self._run)
-        self.agent_filter.currentTextChanged.connect(lambda text: self.view.filter.set_agent("" if text == ALL_AGENTS else text))
-        self.search.textChanged.connect(self.view.filter.set_search)
+        self.agent_filter.currentTextChanged.connect(lambda _text: self._apply_filter())
+        self.search.textChanged.connect(lambda _text: self._apply_filter())
         self.live_model.agents_changed.connect(self._agents_changed)
         self.replay_model.agents_changed.connect(self._agents_changed)
+        self.live_model.earlier_changed.connect(self._earlier_changed)
+        self.replay_model.earlier_changed.connect(self._earlier_changed)
         self.reply_box.answered.connect(self.human_answered)
         self.history.open_requested.connect(self.replay_requested)
         self.history.compare_requested.connect(self.compare_requested)
@@ -255,7 +260,17 @@ class RunConsole(QWidget):
         self.agent_filter.addItems([ALL_AGENTS, *agents])
         self.agent_filter.setCurrentText(current if current in agents else ALL_AGENTS)
         self.agent_filter.blockSignals(False)
-        self.view.filter.set_agent("" if self.agent_filter.currentText() == ALL_AGENTS else self.agent_filter.currentText())
+        self._apply_filter()
+        self._earlier_changed()
+
+    def _earlier_changed(self, _count: int = 0) -> None:
+        count = self.view.source.earlier
+        self.earlier_button.setVisible(count > 0)
+        self.earlier_button.setText(f"Show earlier cards ({count:,} more)")
+
+    def _apply_filter(self) -> None:
+        agent = self.agent_filter.currentText()
+        self.view.source.set_filter("" if agent in (ALL_AGENTS, "") else agent, self.search.text())
 
     def _refresh_meters(self) -> None:
         self.meters.show_totals(self.replay_totals or self.totals, time.time())

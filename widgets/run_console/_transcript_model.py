@@ -3,7 +3,9 @@ timer folds the queue at most every `flush_ms`, so a thousand tokens a second co
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from bisect import bisect_left
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from orgruntime.run import Event
 
@@ -11,22 +13,36 @@ from widgets.run_console._cards import Card, CardKind, TranscriptFold
 
 CARD_ROLE = Qt.ItemDataRole.UserRole + 1
 FLUSH_MS = 40
+WINDOW = 1000  # rows shown at most while new cards arrive: the view lays out every row when one is added
 Index = QModelIndex | QPersistentModelIndex
 
 
 class TranscriptModel(QAbstractListModel):
-    """Rows are cards (the Card object under CARD_ROLE, its text under DisplayRole).
+    """Rows are the cards that pass the filter (the Card object under CARD_ROLE, its text under DisplayRole).
 
     `feed(event)` queues; `flush()` folds the queue now (the timer calls it). `heights_changed` tells the
-    view that cards already shown changed size (a streamed answer closed, a tool card got its result)."""
+    view that cards already shown changed size (a streamed answer closed, a tool card got its result).
+    The filter lives here, not in a proxy model: a proxy makes the view ask Python about every row
+    whenever one is added. A card is filtered when it arrives; a card whose text grows afterwards (a
+    streamed answer) is filtered again when the filter next changes.
+
+    Rows are the newest `window` matching cards: a view lays out all its rows whenever one is added, so
+    the cost of a new card stays bounded however long the run. `earlier` counts the matching cards
+    left out above; `show_earlier()` brings them in (`earlier_changed` tells)."""
 
     heights_changed = Signal()
     agents_changed = Signal(list)
+    earlier_changed = Signal(int)
 
-    def __init__(self, parent: QObject | None = None, *, flush_ms: int = FLUSH_MS) -> None:
+    def __init__(self, parent: QObject | None = None, *, flush_ms: int = FLUSH_MS, window: int = WINDOW) -> None:
         super().__init__(parent)
+        self.window = window
+        self.earlier = 0
         self._fold = TranscriptFold()
-        self._count = 0
+        self._known = 0  # cards folded and announced to views
+        self._visible: list[int] = []  # indexes into the cards of the rows shown
+        self._agent = ""
+        self._needle = ""
         self._pending: list[Event] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -47,9 +63,11 @@ class TranscriptModel(QAbstractListModel):
         self._fold = TranscriptFold()
         for event in events:
             self._fold.apply(event)
-        self._count = len(self._fold.cards)
+        self._known = len(self._fold.cards)
+        self._show_newest(self._matching(0))
         self.endResetModel()
         self.agents_changed.emit(list(self._fold.agents))
+        self.earlier_changed.emit(self.earlier)
 
     def clear(self) -> None:
         self.load(())
@@ -60,46 +78,108 @@ class TranscriptModel(QAbstractListModel):
         events, self._pending = self._pending, []
         known_agents = len(self._fold.agents)
         changed: set[int] = set()
-        resized = False
         for event in events:
-            _, rows = self._fold.apply(event)
-            for row in rows:
-                if row < self._count:
-                    changed.add(row)
-        cards = self._fold.cards
-        for row in changed:
-            card = cards[row]
-            resized = resized or card.kind is not CardKind.STREAMING  # a streaming card keeps its height
-            index = self.index(row)
-            self.dataChanged.emit(index, index)
-        if len(cards) > self._count:
-            self.beginInsertRows(QModelIndex(), self._count, len(cards) - 1)
-            self._count = len(cards)
+            _, indexes = self._fold.apply(event)
+            changed.update(index for index in indexes if index < self._known)
+        resized = False
+        for index in sorted(changed):
+            row = self._row_of(index)
+            if row is None:
+                continue
+            resized = resized or self._fold.cards[index].kind is not CardKind.STREAMING  # a streaming card keeps its height
+            model_index = self.index(row)
+            self.dataChanged.emit(model_index, model_index)
+        arrived = self._matching(self._known)
+        self._known = len(self._fold.cards)
+        if arrived:
+            self.beginInsertRows(QModelIndex(), len(self._visible), len(self._visible) + len(arrived) - 1)
+            self._visible.extend(arrived)
             self.endInsertRows()
+            excess = len(self._visible) - self.window
+            if excess > self.window // 4:  # trimmed in steps, not one row per new card
+                self.beginRemoveRows(QModelIndex(), 0, excess - 1)
+                del self._visible[:excess]
+                self.earlier += excess
+                self.endRemoveRows()
+                self.earlier_changed.emit(self.earlier)
         if resized:
             self.heights_changed.emit()
         if len(self._fold.agents) != known_agents:
             self.agents_changed.emit(list(self._fold.agents))
 
+    # --- filtering ---
+    def set_filter(self, agent_id: str = "", search: str = "") -> None:
+        """Only the cards of `agent_id` (sent by it or to it) that contain `search` ("" for no limit)."""
+        needle = search.strip().lower()
+        if (agent_id, needle) == (self._agent, self._needle):
+            return
+        self.beginResetModel()
+        self._agent, self._needle = agent_id, needle
+        self._show_newest(self._matching(0))
+        self.endResetModel()
+        self.earlier_changed.emit(self.earlier)
+
+    def show_earlier(self, count: int | None = None) -> None:
+        """Bring `count` more of the earlier cards in (default: another window's worth)."""
+        if not self.earlier:
+            return
+        self.beginResetModel()
+        self.window += count or self.window
+        self._show_newest(self._matching(0))
+        self.endResetModel()
+        self.earlier_changed.emit(self.earlier)
+
+    def _show_newest(self, matching: list[int]) -> None:
+        self._visible = matching[-self.window :] if len(matching) > self.window else matching
+        self.earlier = len(matching) - len(self._visible)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self._agent or self._needle)
+
+    def _matching(self, start: int) -> list[int]:
+        cards = self._fold.cards
+        end = len(cards)
+        if not self._agent and not self._needle:
+            return list(range(start, end))
+        agent, needle = self._agent, self._needle
+        return [
+            index for index in range(start, end)
+            if (not agent or cards[index].involves(agent)) and (not needle or cards[index].matches(needle))
+        ]
+
+    def _row_of(self, index: int) -> int | None:
+        row = bisect_left(self._visible, index)
+        return row if row < len(self._visible) and self._visible[row] == index else None
+
     # --- reading ---
     @property
     def cards(self) -> list[Card]:
-        return self._fold.cards[: self._count]
+        """Every card folded so far (shown or filtered out)."""
+        return self._fold.cards[: self._known]
+
+    @property
+    def shown(self) -> list[Card]:
+        """The cards of the rows, in order."""
+        return [self._fold.cards[index] for index in self._visible]
 
     @property
     def agents(self) -> list[str]:
         return list(self._fold.agents)
 
     def card(self, row: int) -> Card:
-        return self._fold.cards[row]
+        return self._fold.cards[self._visible[row]]
+
+    def row_of_card(self, card: Card) -> int | None:
+        return next((row for row, index in enumerate(self._visible) if self._fold.cards[index] is card), None)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else self._count
+        return 0 if parent.isValid() else len(self._visible)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or index.row() >= self._count:
+        if not index.isValid() or index.row() >= len(self._visible):
             return None
-        card = self._fold.cards[index.row()]
+        card = self._fold.cards[self._visible[index.row()]]
         if role == CARD_ROLE:
             return card
         if role == Qt.ItemDataRole.DisplayRole:
@@ -110,7 +190,7 @@ class TranscriptModel(QAbstractListModel):
 
     def toggle(self, row: int) -> bool:
         """Open or fold a card that has more to show (a tool call); True when it changed."""
-        card = self._fold.cards[row]
+        card = self.card(row)
         if not card.detail:
             return False
         card.expanded = not card.expanded
@@ -118,37 +198,3 @@ class TranscriptModel(QAbstractListModel):
         self.dataChanged.emit(index, index)
         self.heights_changed.emit()
         return True
-
-
-class CardFilter(QSortFilterProxyModel):
-    """Only the cards of one agent (sent by it or to it) and those containing a search text."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._agent = ""
-        self._needle = ""
-
-    def set_agent(self, agent_id: str) -> None:
-        if agent_id != self._agent:
-            self.beginFilterChange()
-            self._agent = agent_id
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def set_search(self, text: str) -> None:
-        needle = text.strip().lower()
-        if needle != self._needle:
-            self.beginFilterChange()
-            self._needle = needle
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    @property
-    def active(self) -> bool:
-        return bool(self._agent or self._needle)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._agent and not self._needle:
-            return True
-        card: Card = self.sourceModel().card(source_row)  # type: ignore[attr-defined]
-        if self._agent and not card.involves(self._agent):
-            return False
-        return not self._needle or card.matches(self._needle)
