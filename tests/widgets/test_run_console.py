@@ -86,7 +86,7 @@ def shown_rows(console) -> list:
     return [model.card(row) for row in range(model.rowCount())]
 
 
-def test_a_real_run_shows_cards_meters_overlay_and_the_result(qtbot, tmp_path, loop, setup) -> None:
+def test_a_real_run_shows_cards_meters_overlay_and_the_result(qtbot, tmp_path, loop, setup, artifacts) -> None:
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT), budget=Budget(max_steps=40, max_cost_usd=1.0))
     console, editor, driver = setup(org)
     seen: dict = {}
@@ -121,6 +121,7 @@ def test_a_real_run_shows_cards_meters_overlay_and_the_result(qtbot, tmp_path, l
         assert not console.meters.bars["max_tokens"].isVisible()  # no limit, no bar
         assert console.status.text() == "Finished: completed — hello.py shipped"
         assert console.run_button.isEnabled() and not console.stop_button.isEnabled()
+        console.grab().save(str(artifacts / "run_console.png"))
 
         row = console.view.source.row_of_card(tool)  # a tool call opens with a click
         console.view.scrollTo(console.view.source.index(row))
