@@ -125,7 +125,7 @@ def run_main_job(python: Path) -> int:
     display = (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")) and env.get("QT_QPA_PLATFORM") != "offscreen"
     if display:
         print(f"opening the IDE on {DEMO_ORG}", flush=True)
-        return subprocess.run([str(python), "-m", "ide", "open", str(DEMO_ORG)], env=env).returncode
+        return subprocess.run([str(python), "-m", "ide", "open", str(DEMO_ORG), "--trust"], env=env).returncode
     subprocess.run([str(python), "-m", "ide", "show", str(DEMO_ORG)], env=env)
     task = "Write a Python function that checks whether a word is a palindrome, and have it reviewed."
     print(f"no display: running {DEMO_ORG.name} on local/smollm2-135m-instruct in the terminal\ntask: {task}", flush=True)

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("path", nargs="?", help="an org folder (with org.yaml)")
     parser.add_argument("--screenshot", metavar="FILE.png", type=Path, help="render the window to this PNG and exit")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="the theme (default: the saved choice, else the system's)")
+    parser.add_argument("--trust", action="store_true", help="trust PATH's code first (an org you made): its tools and run_python may run")
     parser.set_defaults(handler=_open)
 
 
@@ -36,6 +37,13 @@ def _open(args: argparse.Namespace) -> int:
         if not (folder / "org.yaml").is_file():
             print(f"orgide open: {folder} is not an org folder (no org.yaml)", file=sys.stderr)
             return EXIT_USAGE
+    if getattr(args, "trust", False):
+        if folder is None:
+            print("orgide open: --trust needs the org folder (PATH)", file=sys.stderr)
+            return EXIT_USAGE
+        from orgruntime import TrustStore
+
+        TrustStore().trust(folder)
     if args.screenshot is not None:
         if args.screenshot.suffix.lower() != ".png":
             print(f"orgide open: --screenshot writes a PNG; {args.screenshot} does not end in .png", file=sys.stderr)
@@ -64,6 +72,6 @@ def _open(args: argparse.Namespace) -> int:
 def open_welcome_or_help(parser: argparse.ArgumentParser) -> int:
     """`orgide` alone: the IDE's welcome screen where there is a display, else the help."""
     if _has_display() and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
-        return _open(argparse.Namespace(path=None, screenshot=None, theme=None))
+        return _open(argparse.Namespace(path=None, screenshot=None, theme=None, trust=False))
     parser.print_help(sys.stderr)
     return EXIT_USAGE

@@ -32,17 +32,20 @@ def mean_lightness(image: QImage) -> float:
     return total / count
 
 
-def test_screenshots_in_light_and_dark(org_folder: Path, artifacts: Path) -> None:
+def test_screenshots_in_light_and_dark(org_folder: Path, artifacts: Path, private_user_folders: Path) -> None:
     shots = {}
+    env = {"XDG_CONFIG_HOME": str(private_user_folders / "config"), "XDG_DATA_HOME": str(private_user_folders / "data")}
     for theme in ("light", "dark"):
         target = artifacts / f"ide-main-window-{theme}.png"
         target.unlink(missing_ok=True)
-        done = orgide("open", str(org_folder), "--screenshot", str(target), "--theme", theme)
+        trust = ("--trust",) if theme == "dark" else ()  # light: the restricted banner shows; dark: trusted
+        done = orgide("open", str(org_folder), "--screenshot", str(target), "--theme", theme, *trust, env_extra=env)
         assert done.returncode == 0, done.stderr
         image = QImage(str(target))
         assert not image.isNull() and image.width() >= 1000 and image.height() >= 700
         shots[theme] = mean_lightness(image)
     assert shots["dark"] < 90 < 170 < shots["light"], shots
+    assert TrustStore().is_trusted(org_folder), "--trust remembered the decision"
 
 
 def test_open_refuses_bad_input_clearly(tmp_path: Path) -> None:
@@ -51,6 +54,8 @@ def test_open_refuses_bad_input_clearly(tmp_path: Path) -> None:
     assert not (tmp_path / "x.png").exists()
     wrong_suffix = orgide("open", "--screenshot", str(tmp_path / "x.jpg"))
     assert wrong_suffix.returncode == 2 and "PNG" in wrong_suffix.stderr
+    trust_alone = orgide("open", "--trust", "--screenshot", str(tmp_path / "x.png"))
+    assert trust_alone.returncode == 2 and "needs the org folder" in trust_alone.stderr
     no_display = orgide("open", env_extra={"QT_QPA_PLATFORM": "xcb"})
     assert no_display.returncode == 2 and "no display" in no_display.stderr
 
