@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.trust = TrustController(self.trust_banner, trust_store, self)
 
         self.docks = Docks(self)
+        self.docks.files_view.file_activated.connect(guarded(self._file_activated))
         self.status = IdeStatusBar(self)
         self.setStatusBar(self.status)
         self.commands = WindowCommands(self)
@@ -193,6 +194,16 @@ class MainWindow(QMainWindow):
         self.run_wiring = RunWiring(self, session.folder)
         self.docks.set_content(self.docks.run, self.run_wiring.console, "")
         self.commands.adopt_editor(self.editor)
+
+    def _file_activated(self, path: Path) -> None:
+        """An agent's file selects its node; org.yaml shows the org in the inspector."""
+        if self.editor is None or self.session is None:
+            return
+        relative = path.resolve().relative_to(self.session.folder) if path.resolve().is_relative_to(self.session.folder) else None
+        if relative is not None and relative.parent.as_posix() == "agents" and relative.suffix == ".md":
+            self.editor.select_agent(relative.stem)
+        elif relative is not None and relative.as_posix() == "org.yaml":
+            self.editor.scene.clearSelection()
 
     def _forked(self, folder: Path, _untrusted: bool) -> None:
         """A fork into a new folder opens in this window (restricted until trusted, when it came from elsewhere)."""

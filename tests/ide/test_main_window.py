@@ -113,3 +113,14 @@ def test_a_folder_that_is_not_an_org_is_refused_and_the_window_stays(make_window
     assert not window.open_org(tmp_path)
     assert window.session is None and window.pages.currentWidget() is window.welcome
     qtbot.waitUntil(lambda: any(w.objectName() == "warningDialog" and w.isVisible() for w in QApplication.topLevelWidgets()))
+
+
+def test_activating_an_agent_file_selects_its_node(make_window, org_folder: Path, qtbot) -> None:
+    window = make_window(org_folder)
+    view = window.docks.files_view
+    index = view.model_.index(str(org_folder / "agents" / "reviewer.md"))
+    qtbot.waitUntil(lambda: view.model_.index(str(org_folder / "agents" / "reviewer.md")).isValid())
+    index = view.model_.index(str(org_folder / "agents" / "reviewer.md"))
+    view.activated.emit(index)
+    assert window.editor.scene.selected_agent_ids() == ["reviewer"]
+    assert window.inspector.agent_id == "reviewer"
