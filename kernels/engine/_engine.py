@@ -35,6 +35,7 @@ class EngineConfig:
     kv_tokens: int = 16384  # KV memory, in tokens over all sequences
     max_batch_tokens: int = 256  # tokens per forward (decodes first, prefill chunks fill the rest)
     max_running: int = 32
+    ops: Ops | None = None  # the per-layer ops backend; None: TorchOps, the CPU path
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,14 @@ class EngineStats:
 
 class Engine:
     def __init__(self, model: LlamaModel, tokenizer: GGUFTokenizer, grammars: GrammarCompiler,
-                 config: EngineConfig = EngineConfig(), ops: Ops | None = None) -> None:  # fmt: skip
+                 config: EngineConfig = EngineConfig()) -> None:  # fmt: skip
         self.model = model
         self.tokenizer = tokenizer
         self.grammars = grammars
         self.config = config
         self.pages = PageManager(max(1, config.kv_tokens // config.page_size), config.page_size)
         self.scheduler = Scheduler(self.pages, max_batch_tokens=config.max_batch_tokens, max_running=config.max_running)
-        self.runner = ModelRunner(model, self.pages, ops)
+        self.runner = ModelRunner(model, self.pages, config.ops)
         self.masks = MaskFiller(model.config.vocab_size)
         self.requests: dict[int, Request] = {}
         self._inbox: list[Request] = []

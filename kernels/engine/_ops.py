@@ -1,14 +1,16 @@
 """The ops a batched forward calls per layer, behind one interface so a backend can be swapped.
 
-`TorchOps` is the CPU path: plain torch, attention by gathering each sequence's KV slots (a view
-when its pages are consecutive) into `scaled_dot_product_attention`. A GPU backend implements the
-same five methods (e.g. RMSNorm, RoPE, SwiGLU and paged decode attention as Triton kernels reading
-`plan.page_tables`) and is handed to `ModelRunner(ops=...)`.
+`TorchOps` is the CPU path: plain torch, the single-sequence forward's own ops; attention reads
+each sequence's KV slots (a view when its pages are consecutive, else a gather). A GPU backend
+implements the same methods (RMSNorm, RoPE, SwiGLU and paged decode attention as Triton kernels
+reading `plan.page_tables` / `plan.context_lengths`, with a KV layout of its own from `make_kv`)
+and is handed to `ModelRunner(ops=...)` (through `EngineConfig.ops`); the model's linear layers
+are `LinearGroup`s whose parts may be device kernels too.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -41,15 +43,23 @@ class PagedKV:
 
 
 class Ops(Protocol):
+    """What the runner asks of a backend. The KV layout is the backend's own (`make_kv`)."""
+
+    def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> KVStore: ...
+
     def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor: ...
 
     def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor: ...
 
     def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor: ...
 
-    def store_kv(self, kv: PagedKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None: ...
+    def store_kv(self, kv: Any, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None: ...
 
-    def attention(self, kv: PagedKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor: ...
+    def attention(self, kv: Any, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor: ...
+
+
+class KVStore(Protocol):
+    def copy_prefix(self, source: int, target: int, tokens: int) -> None: ...
 
 
 class TorchOps:
@@ -64,6 +74,9 @@ class TorchOps:
     def __init__(self, norm_eps: float, batch_invariant: bool = True) -> None:
         self.eps = torch.tensor(norm_eps, dtype=torch.float32)
         self.batch_invariant = batch_invariant
+
+    def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> PagedKV:
+        return PagedKV(layers, num_pages, page_size, kv_heads, head_dim)
 
     def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # [..., H]
         return rms_norm(x, weight, self.eps)

@@ -10,20 +10,19 @@ from __future__ import annotations
 import torch
 
 from kernels._model import LlamaModel
-from kernels.engine._ops import Ops, PagedKV, TorchOps
+from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
 from kernels.engine._step_plan import plan_step
 
 
 class ModelRunner:
-    def __init__(self, model: LlamaModel, pages: PageManager, ops: Ops | None = None,
-                 kv_dtype: torch.dtype = torch.float32) -> None:  # fmt: skip
+    def __init__(self, model: LlamaModel, pages: PageManager, ops: Ops | None = None) -> None:
         c = model.config
         self.model = model
         self.pages = pages
         self.ops: Ops = ops or TorchOps(c.norm_eps)
-        self.kv = PagedKV(c.layers, pages.num_pages, pages.page_size, c.kv_heads, c.head_dim, kv_dtype)
+        self.kv = self.ops.make_kv(c.layers, pages.num_pages, pages.page_size, c.kv_heads, c.head_dim)
 
     @torch.inference_mode()
     def run(self, batch: Batch) -> torch.Tensor:

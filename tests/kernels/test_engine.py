@@ -146,3 +146,16 @@ def test_a_stop_string_ends_the_sequence_and_frees_its_pages(tiny_model: LocalMo
     cut = tiny_model.generate(text, SamplingParams(max_tokens=10, stop=(stop,), ignore_eos=True))
     assert cut.finish_reason == "stop" and stop not in cut.text
     assert tiny_model.stats().pages_used == 0
+
+
+def test_the_padded_decode_attention_agrees_with_the_batch_invariant_one(tiny_gguf: Path, tiny_model: LocalModel) -> None:
+    from kernels.engine import TorchOps
+
+    texts = prompts(6, 10, seed=8)
+    params = [SamplingParams(max_tokens=10, ignore_eos=True)] * 6
+    padded = LocalModel.load(tiny_gguf)
+    padded.engine.runner.ops = TorchOps(padded.model.config.norm_eps, batch_invariant=False)
+    try:
+        assert [r.token_ids for r in together(padded, texts, params)] == [r.token_ids for r in together(tiny_model, texts, params)]
+    finally:
+        padded.close()
