@@ -120,3 +120,29 @@ def test_the_live_view_folds_every_event_kind(tmp_path: Path) -> None:
     console.print(view.render())
     screen = console.export_text()
     assert "triage" in screen and "steps" in screen and f"{view.steps} / 30" in screen
+
+
+def test_the_orgs_own_tool_runs_only_with_trust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = tmp_path / "solo"
+    (org / "agents").mkdir(parents=True)
+    (org / "tools").mkdir()
+    (org / "org.yaml").write_text("name: Solo\nentry: ceo\n", encoding="utf-8")
+    (org / "agents" / "ceo.md").write_text("---\nname: CEO\ntools: [stamp]\n---\nWork.\n", encoding="utf-8")
+    (org / "tools" / "stamp.py").write_text(
+        '"""Write a marker file."""\nfrom pathlib import Path\nPARAMETERS = {"type": "object", "properties": {}}\n'
+        'def run():\n    Path("marker.txt").write_text("ran")\n    return "stamped"\n',
+        encoding="utf-8",
+    )
+    script = tmp_path / "script.yaml"
+    script.write_text("ceo:\n  - stamp: {}\n  - finish: {result: done}\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # an empty trust store: the folder is not trusted
+    results = {}
+    for trusted in (False, True):
+        done = orgide("run", str(org), "--task", "stamp", "--model", f"scripted/{script}", "--json", *(["--trusted"] if trusted else []))
+        assert done.returncode == 0, done.stderr
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        (returned,) = [event for event in events if event["kind"] == "ToolReturned"]
+        workspace = org / ".orgide" / "runs" / events[0]["run_id"] / "workspace"
+        results[trusted] = (returned["ok"], returned["result"], (workspace / "marker.txt").exists())
+    assert results[False][0] is False and "only runs in a trusted org" in results[False][1] and results[False][2] is False
+    assert results[True] == (True, "stamped", True)
