@@ -1,8 +1,8 @@
 """Reusable Qt widgets (graph editor, inspector, git panel, run console): they show models they are given and emit signals."""
 
-from widgets._none_refcount_guard import guard_none_refcount
+from widgets._refcount_guards import guard_refcounts
 
-guard_none_refcount()
+guard_refcounts()
 
 from widgets._autolayout import auto_layout, count_crossings, free_position  # noqa: E402
 from widgets._document import EditCommand, OrgDocument  # noqa: E402

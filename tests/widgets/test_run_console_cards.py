@@ -123,7 +123,7 @@ def test_the_model_coalesces_tokens_until_it_flushes_and_the_filter_narrows(qtbo
 def test_signals_emitted_from_python_do_not_use_up_true(qtbot) -> None:
     import sys
 
-    from widgets.run_console._bool_refcount_guard import emit_leaks_true
+    from widgets._refcount_guards import emit_leaks_true
 
     model = TranscriptModel(flush_ms=10_000)
     for _ in range(20_000):  # more emits than True has references unguarded: a leaky build would abort here

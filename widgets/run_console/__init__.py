@@ -39,17 +39,13 @@ Wiring, in the composition root (qasync loop):
     console.set_running(False); console.set_history(list_runs(runs))
 """
 
-from widgets.run_console._bool_refcount_guard import guard_bool_refcounts
-
-guard_bool_refcounts()  # the console emits signals all the time: see the module
-
-from widgets.run_console._cards import Card, CardKind, TranscriptFold  # noqa: E402
-from widgets.run_console._comparison import RunComparison  # noqa: E402
-from widgets.run_console._console import RunConsole  # noqa: E402
-from widgets.run_console._run_overlay import RunOverlay  # noqa: E402
-from widgets.run_console._totals import RunTotals  # noqa: E402
-from widgets.run_console._transcript_model import TranscriptModel  # noqa: E402
-from widgets.run_console._transcript_view import TranscriptView  # noqa: E402
+from widgets.run_console._cards import Card, CardKind, TranscriptFold
+from widgets.run_console._comparison import RunComparison
+from widgets.run_console._console import RunConsole
+from widgets.run_console._run_overlay import RunOverlay
+from widgets.run_console._totals import RunTotals
+from widgets.run_console._transcript_model import TranscriptModel
+from widgets.run_console._transcript_view import TranscriptView
 
 __all__ = [
     "Card",
