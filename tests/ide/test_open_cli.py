@@ -75,9 +75,6 @@ def test_orgide_run_trusts_what_the_ide_trusts(org_folder: Path, tmp_path: Path,
     script.write_text(yaml.safe_dump({"ceo": [{"run_python": {"code": "print('py' + 'thon ran')"}}, {"finish": {"result": "ok"}}]}))
     env = {"XDG_CONFIG_HOME": str(private_user_folders / "config")}
     args = ("run", str(org_folder), "--task", "go", "--model", f"scripted/{script}", "--json", "--human", "deny")
-    refused = orgide(*args, env_extra=env)
-    assert refused.returncode == 0, refused.stderr
-    assert "python ran" not in refused.stdout
-    TrustStore().trust(org_folder)
+    TrustStore().trust(org_folder)  # as the IDE's Trust button does (refusal without it: tests/orgruntime/run)
     allowed = orgide(*args, env_extra=env)
     assert allowed.returncode == 0 and "python ran" in allowed.stdout
