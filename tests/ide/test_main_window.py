@@ -9,6 +9,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget, QToolButton
 
+from orgruntime import MoveNodes, Point
 from widgets import DARK, LIGHT, GraphEditor, Inspector, ValidationPanel
 
 
@@ -34,15 +35,15 @@ def test_opens_an_org_with_every_dock_toolbar_and_status(make_window, org_folder
 
 def test_toolbar_auto_layout_is_one_undoable_edit(make_window, org_folder: Path, qtbot) -> None:
     window = make_window(org_folder)
-    before = window.session.org.layout
+    window.editor.apply_edit(MoveNodes((("ceo", Point(2000, 2000)),)))
+    moved = window.session.org.layout
     button = window.commands.registry.toolbar.widgetForAction(window.commands.registry["auto_layout"])
     assert isinstance(button, QToolButton)
     QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-    if window.session.org.layout == before:  # the template may already be laid out: move a node, then lay out again
-        window.editor.apply_edit(__import__("orgruntime").MoveNodes((("ceo", __import__("orgruntime").Point(900, 900)),)))
-        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert window.session.dirty
-    assert "•" in window.windowTitle()
+    assert window.session.org.layout != moved
+    assert window.session.dirty and "•" in window.windowTitle()
+    window.session.document.undo_stack.undo()
+    assert window.session.org.layout == moved, "one undo step takes the whole layout back"
 
 
 def test_command_palette_lists_every_action_and_runs_the_chosen_one(make_window, org_folder: Path, qtbot) -> None:
