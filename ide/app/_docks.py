@@ -25,15 +25,19 @@ class FilesView(QTreeView):
         self.model_ = QFileSystemModel(self)
         self.model_.setFilter(QDir.Filter.AllEntries | QDir.Filter.NoDotAndDotDot | QDir.Filter.Hidden)
         self.model_.setNameFilters(["*"])
-        self.setModel(self.model_)
-        for column in (1, 2, 3):
-            self.hideColumn(column)
         self.setHeaderHidden(True)
         self.activated.connect(lambda index: self.file_activated.emit(Path(self.model_.filePath(index))))
 
-    def show_folder(self, folder: Path) -> None:
-        root = self.model_.setRootPath(str(folder))
-        self.setRootIndex(root)
+    def show_folder(self, folder: Path | None) -> None:
+        """The org's files; None shows nothing (the model is only attached while an org is open)."""
+        if folder is None:
+            self.setModel(None)
+            return
+        if self.model() is not self.model_:
+            self.setModel(self.model_)
+            for column in (1, 2, 3):
+                self.hideColumn(column)
+        self.setRootIndex(self.model_.setRootPath(str(folder)))
 
 
 def _idle_label(text: str, parent: QWidget) -> QLabel:

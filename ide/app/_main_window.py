@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         for dock, text in ((self.docks.inspector, "Open an org to inspect it."), (self.docks.problems, "No org open."),
                            (self.docks.git, "Open an org to see its changes and history."), (self.docks.run, "Open an org to run it.")):
             self.docks.set_content(dock, None, text)
+        self.docks.files_view.show_folder(None)
         self.session.deleteLater()
         self.session = self.autosaver = self.editor = self.inspector = self.git_panel = self.run_wiring = None
         self.pages.setCurrentWidget(self.welcome)

@@ -11,7 +11,7 @@ from orgruntime.vcs import lineage
 class IdeStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.branch = self._label("statusBranch", "no repository")
+        self.branch = self._label("statusBranch", "")
         self.lineage = self._label("statusLineage", "")
         self.model = self._label("statusModel", "")
         self.engine = self._label("statusEngine", "local engine: idle")
