@@ -78,3 +78,12 @@ def test_orgide_run_trusts_what_the_ide_trusts(org_folder: Path, tmp_path: Path,
     TrustStore().trust(org_folder)  # as the IDE's Trust button does (refusal without it: tests/orgruntime/run)
     allowed = orgide(*args, env_extra=env)
     assert allowed.returncode == 0 and "python ran" in allowed.stdout
+
+
+def test_the_cli_imports_without_pyside6_and_open_says_what_is_missing(tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['PySide6'] = None; sys.modules['qasync'] = None\n"
+            "from ide.cli import main\n"
+            f"sys.exit(main(['open', '--screenshot', {str(tmp_path / 'x.png')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 2 and "the desktop part is not installed" in done.stderr
