@@ -31,6 +31,20 @@ def private_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return home
 
 
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """No test reads or writes the real OS keyring: a real in-memory backend is selected instead."""
+    import keyring
+
+    from tests.ide.memory_keyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
 @pytest.fixture
 def org_folder(tmp_path: Path) -> Path:
     return create_org(tmp_path / "startup", "startup")

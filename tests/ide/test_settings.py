@@ -8,7 +8,6 @@ import os
 import zipfile
 from pathlib import Path
 
-import keyring
 import pytest
 import yaml
 from PySide6.QtCore import Qt
@@ -23,15 +22,6 @@ from tests.ide.memory_keyring import MemoryKeyring
 SECRET = "sk-test-0123456789abcdef-never-on-disk"
 
 
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
 def open_settings(window, qtbot):
     window.activateWindow()
     QTest.qWaitForWindowActive(window)
@@ -39,6 +29,12 @@ def open_settings(window, qtbot):
     dialog = window.commands.dialog
     qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible())
     return dialog
+
+
+def test_the_tests_use_the_memory_keyring(memory_keyring: MemoryKeyring) -> None:
+    import keyring
+
+    assert keyring.get_keyring() is memory_keyring
 
 
 def test_an_api_key_is_stored_in_the_keyring_and_nowhere_else(make_window, org_folder: Path, tmp_path: Path,
