@@ -1,6 +1,7 @@
 """The run engine: run an org headless, with live events, budgets, tools, human seats and a durable log."""
 
 from orgruntime.run._engine import RunConfig, Runner, RunOutcome, RunStream, Provenance
+from orgruntime.run._executor import Executor, LocalExecutor
 from orgruntime.run._errors import RunError, RunLogError, RunNotResumable, ToolError
 from orgruntime.run._events import (
     AgentActivated,
@@ -40,12 +41,14 @@ __all__ = [
     "BudgetExceeded",
     "Event",
     "EventFormatError",
+    "Executor",
     "FixedAnswers",
     "HumanDesk",
     "HumanInputRequested",
     "HumanResponder",
     "LLMCallFinished",
     "LoadedLog",
+    "LocalExecutor",
     "MessageSent",
     "NoHumans",
     "OrgTool",

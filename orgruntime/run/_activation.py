@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orgruntime.llm import ChatRequest, LLMError, ToolCall, stream_chat
+from orgruntime.llm import ChatRequest, LLMError, ToolCall
 from orgruntime.run._brief import ACTIONS, offered_tools, system_prompt
 from orgruntime.run._budgets import check
 from orgruntime.run._errors import ToolError
@@ -23,7 +23,7 @@ from orgruntime.run._events import (
 )
 from orgruntime.run._human import NO_HUMAN_ANSWER
 from orgruntime.run._routing import USER, refusal
-from orgruntime.run._tools import call_tool, needs_trust
+from orgruntime.run._tools import needs_trust
 
 if TYPE_CHECKING:
     from orgruntime.run._engine import Engine
@@ -98,7 +98,7 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         engine.emit(TokenDelta, agent=agent_id, text=text, attempt=attempt)
 
     try:
-        result = await stream_chat(request, on_delta, engine.config.retry)
+        result = await engine.executor.chat(agent_id, request, on_delta, engine.config.retry)
     except LLMError as error:
         engine.emit(AgentFailed, agent=agent_id, error_type=type(error).__name__, error=str(error))
         return
@@ -162,7 +162,7 @@ async def _perform(engine: Engine, agent_id: str, call: ToolCall) -> None:
     if call.id not in engine.state.agents[agent_id].started:  # begun before a crash: its outcome is unknown, so run it again
         engine.emit(ToolCalled, agent=agent_id, call_id=call.id, name=call.name, arguments=dict(call.arguments))
     try:
-        output = await call_tool(engine.tool_context, call.name, call.arguments)
+        output = await engine.executor.call_tool(agent_id, call.name, call.arguments)
     except ToolError as error:
         engine.emit(ToolReturned, agent=agent_id, call_id=call.id, name=call.name, ok=False, result=f"error: {error}")
         return

@@ -18,6 +18,7 @@ from orgruntime.llm import RetryPolicy, prepare
 from orgruntime.run._activation import work
 from orgruntime.run._budgets import LIMITS, merge_budget, seconds_left
 from orgruntime.run._errors import RunNotResumable
+from orgruntime.run._executor import Executor, LocalExecutor
 from orgruntime.run._events import AgentFailed, BudgetExceeded, Event, MessageSent, RunFinished, RunPaused, RunResumed, RunStarted, TokenDelta
 from orgruntime.run._human import HumanResponder, NoHumans
 from orgruntime.run._org_tools import discover_org_tools
@@ -46,6 +47,7 @@ class RunConfig:
     python: PythonLimits = PythonLimits()
     human: HumanResponder = field(default_factory=NoHumans)
     fsync: bool = True
+    executor: Callable[[], Executor] = LocalExecutor  # called once per run: where activations execute
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +70,7 @@ class Engine:
             workspace.mkdir(parents=True, exist_ok=True)
         org_tools = discover_org_tools(org_dir) if org_dir is not None and config.trusted else {}  # untrusted: not even read
         self.tool_context = ToolContext(workspace=workspace, python=config.python, org_tools=org_tools)
+        self.executor = config.executor()
         self.concurrency = max(1, config.max_concurrency or org.max_concurrency or DEFAULT_CONCURRENCY)
         self.log = EventLog(run_dir, fsync=config.fsync) if run_dir is not None else None
         self._sink = sink
@@ -75,6 +78,7 @@ class Engine:
         self._stop_requested = False
         self.pause = PauseControl()
         self.info: dict[str, Any] = {}
+        self._executor_error: str | None = None
 
     def emit(self, kind: type[Any], **fields: Any) -> Any:
         run_id = fields.pop("run_id", None) or self.state.run_id
@@ -153,6 +157,11 @@ class Engine:
     async def _drive(self) -> None:
         workers: dict[str, asyncio.Task[None]] = {}
         try:
+            try:
+                await self.executor.open(tuple(agent.id for agent in self.org.agents), self.tool_context)
+            except Exception as error:  # the executor cannot start (no cluster, ...): the run fails with the reason
+                self._executor_error = f"the {self.executor.name} executor could not start: {type(error).__name__}: {error}"
+                return
             while not self.state.outcome_known and not self._stop_requested:
                 self._start_workers(workers)
                 if not workers and not (self.pause.paused and self.state.has_ready()):
@@ -166,7 +175,12 @@ class Engine:
                 task.cancel()
             if workers:
                 await asyncio.gather(*workers.values(), return_exceptions=True)
-            self._finish()
+            self.info["executor"] = self.executor.name
+            self.info["placement"] = {agent.id: self.executor.placement(agent.id) for agent in self.org.agents if not agent.is_human}
+            try:
+                await asyncio.shield(self.executor.close())
+            finally:
+                self._finish()
 
     def _start_workers(self, workers: dict[str, asyncio.Task[None]]) -> None:
         """Agents mid-activation first (after a resume), then idle agents by their oldest unread message;
@@ -257,6 +271,8 @@ class Engine:
             return "completed", state.result, None
         if state.failure is not None:
             return "failed", None, f"{state.failure.agent}: {state.failure.error}"
+        if self._executor_error is not None:
+            return "failed", None, self._executor_error
         if state.exceeded is not None:
             exceeded = state.exceeded
             return "budget_exceeded", None, f"{exceeded.scope} reached {exceeded.limit} ({exceeded.used:g} of {exceeded.allowed:g})"
