@@ -36,6 +36,7 @@ BLOCK_NETWORK_ENV = "ORGIDE_BLOCK_NETWORK_MODELS"
 FREE_PROVIDERS = ("scripted", "local")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 REJECTED_STATUSES = {400, 401, 402, 403, 404, 413, 422}
+ROUTER_COOLDOWN_S = 30.0
 
 DeltaSink = Callable[[str, int], None]
 
@@ -94,6 +95,23 @@ def check_network_guard(model: str, api_base: str | None) -> None:
         raise NetworkModelCallBlocked(f"a call to the network model {model!r} was blocked ({BLOCK_NETWORK_ENV}=1)")
 
 
+@cache
+def _router(model: str, api_bases: tuple[str, ...], api_key: str | None) -> Any:
+    """litellm's Router over the servers of one model: each call goes to one of them; a server that fails is
+    left alone for a while (cooldown), so a retry goes to another. One Router per server set, kept for its health state."""
+    litellm = _lib()
+    credentials = {"api_key": api_key} if api_key else {}
+    deployments = [{"model_name": model, "litellm_params": {"model": model, "api_base": base, **credentials}} for base in api_bases]
+    return litellm.Router(
+        model_list=deployments,
+        routing_strategy="simple-shuffle",
+        num_retries=len(api_bases) - 1,  # within one attempt, every other server is tried once
+        retry_after=0,
+        allowed_fails=0,
+        cooldown_time=ROUTER_COOLDOWN_S,
+    )
+
+
 def _check_provider(model: str) -> None:
     litellm = _lib()
     provider = provider_of(model)
@@ -109,7 +127,8 @@ async def stream_chat(request: ChatRequest, on_delta: DeltaSink, policy: RetryPo
     Cancelling the calling task closes the stream. Every failure is an LLMError.
     """
     _check_provider(request.model)
-    check_network_guard(request.model, request.api_base)
+    for server in request.servers or (None,):
+        check_network_guard(request.model, server)
     native = supports_native_tools(request.model)
     started = time.monotonic()
     attempt = 1
@@ -174,7 +193,7 @@ async def _attempt(request: ChatRequest, native: bool, policy: RetryPolicy, on_d
     }
     if request.api_base:
         params["api_base"] = request.api_base
-    if request.api_key:
+    if request.api_key and not request.api_bases:
         params["api_key"] = request.api_key
     if request.temperature is not None:
         params["temperature"] = request.temperature
@@ -186,7 +205,8 @@ async def _attempt(request: ChatRequest, native: bool, policy: RetryPolicy, on_d
         params["response_format"] = response_format(request.tools)
     stream = None
     try:
-        stream = await asyncio.wait_for(litellm.acompletion(**params), policy.first_token_timeout_s)
+        complete = _router(request.model, request.api_bases, request.api_key).acompletion if request.api_bases else litellm.acompletion
+        stream = await asyncio.wait_for(complete(**params), policy.first_token_timeout_s)
         return await _read_stream(stream, policy, on_delta)
     except LLMError:
         raise

@@ -76,8 +76,18 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     api_base: str | None = None
+    api_bases: tuple[str, ...] = ()  # several servers of the same model, load-balanced; excludes api_base
     api_key: str | None = field(default=None, repr=False)
     agent_id: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_bases", tuple(self.api_bases))
+        if self.api_base and self.api_bases:
+            raise ValueError("give a request api_base (one server) or api_bases (several), not both")
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return self.api_bases or ((self.api_base,) if self.api_base else ())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -89,7 +89,7 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         tools=tools,
         temperature=org_agent.temperature if org_agent.temperature is not None else engine.org.defaults.temperature,
         max_tokens=org_agent.max_tokens or engine.org.defaults.max_tokens,
-        api_base=engine.config.api_base,
+        **_servers(engine, model),
         api_key=engine.config.api_key,
         agent_id=agent_id,
     )
@@ -119,6 +119,13 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         engine.emit(AgentFailed, agent=agent_id, error_type="InvalidAnswer", error=f"the answer could not be read as actions twice: {result.parse_error}")
         return
     _over_budget(engine, agent_id, before_call=False)
+
+
+def _servers(engine: Engine, model: str) -> dict[str, Any]:
+    servers = tuple(engine.config.model_servers.get(model, ()))
+    if len(servers) > 1:
+        return {"api_bases": servers}
+    return {"api_base": servers[0] if servers else engine.config.api_base}
 
 
 def _over_budget(engine: Engine, agent_id: str, *, before_call: bool) -> bool:

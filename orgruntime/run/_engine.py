@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from orgruntime._model import Budget, Org
 from orgruntime.llm import RetryPolicy, prepare
@@ -41,13 +42,24 @@ class RunConfig:
     max_concurrency: int | None = None  # None: the org's, else DEFAULT_CONCURRENCY
     trusted: bool = False
     workspace: Path | None = None  # None: <run_dir>/workspace
-    api_base: str | None = None
+    api_base: str | None = None  # the server of every model not in model_servers
+    # model id -> the OpenAI-compatible servers serving it; several are load-balanced (litellm's Router)
+    model_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)  # for api_base; never stored in the org or the log
     retry: RetryPolicy = RetryPolicy()
     python: PythonLimits = PythonLimits()
     human: HumanResponder = field(default_factory=NoHumans)
     fsync: bool = True
     executor: Callable[[], Executor] = LocalExecutor  # called once per run: where activations execute
+
+    def __post_init__(self) -> None:
+        servers = {model: tuple(bases) for model, bases in dict(self.model_servers).items()}
+        for model, bases in servers.items():
+            for base in bases:
+                parts = urlsplit(base) if isinstance(base, str) else None
+                if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise ValueError(f"the server {base!r} of {model} is not an http(s) URL with a host")
+        object.__setattr__(self, "model_servers", servers)
 
 
 @dataclass(frozen=True, kw_only=True)
