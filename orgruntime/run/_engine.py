@@ -145,6 +145,7 @@ class Engine:
             "models": self.models,
             "budget": {name: getattr(self.budget, name) for name in LIMITS},
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "started_ts": time.time(),  # orders runs started within the same second
             "status": "running",
         }
         self._write_info()

@@ -175,7 +175,13 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
         except RunLogError as error:
             info = {"run_id": run_dir.name, "status": "unreadable", "error": str(error)}
         runs.append(info)
-    return sorted(runs, key=lambda info: (str(info.get("started_at", "")), str(info.get("run_id", ""))))
+    return sorted(runs, key=_start_order)
+
+
+def _start_order(info: dict[str, Any]) -> tuple[str, float, str]:
+    started_ts = info.get("started_ts")
+    precise = float(started_ts) if isinstance(started_ts, (int, float)) and not isinstance(started_ts, bool) else 0.0
+    return str(info.get("started_at", "")), precise, str(info.get("run_id", ""))
 
 
 def finished_event(events: Iterable[Event]) -> RunFinished | None:

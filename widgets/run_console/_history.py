@@ -67,10 +67,10 @@ class RunHistory(QWidget):
             self.open_requested.emit(selected[0])
 
     def _compare(self) -> None:
-        selected = self.selected_run_ids()
-        if len(selected) == 2:
-            older, newer = sorted(selected)
-            self.compare_requested.emit(older, newer)
+        items = self.tree.selectedItems()
+        if len(items) == 2:  # the list shows the newest first
+            newer, older = sorted(items, key=self.tree.indexOfTopLevelItem)
+            self.compare_requested.emit(older.data(0, Qt.ItemDataRole.UserRole), newer.data(0, Qt.ItemDataRole.UserRole))
 
     def _update_buttons(self) -> None:
         count = len(self.tree.selectedItems())

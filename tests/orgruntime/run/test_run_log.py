@@ -119,3 +119,14 @@ def test_a_corrupt_line_in_the_middle_is_an_error_not_a_torn_tail(tmp_path: Path
     with pytest.raises(RunLogError, match=":3:"):
         load_events(path.parent)
     assert (path.parent / INFO_FILE).exists()
+
+
+def test_runs_started_within_one_second_are_listed_in_start_order(tmp_path: Path) -> None:
+    from orgruntime.run._log import write_info
+
+    runs = tmp_path / "runs"
+    second = "2026-11-28T19:00:00Z"
+    for run_id, started_ts in (("20261128-190000-aaaaaa", 1795900800.75), ("20261128-190000-ffffff", 1795900800.25)):
+        (runs / run_id).mkdir(parents=True)
+        write_info(runs / run_id, {"run_id": run_id, "status": "completed", "started_at": second, "started_ts": started_ts})
+    assert [run["run_id"] for run in list_runs(runs)] == ["20261128-190000-ffffff", "20261128-190000-aaaaaa"]
