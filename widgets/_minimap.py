@@ -25,6 +25,7 @@ class Minimap(QWidget):
         self._refresh = QTimer(self, singleShot=True, interval=250)
         self._refresh.timeout.connect(self.render_scene)
         scene.changed.connect(self._scene_changed)
+        scene.palette_changed.connect(self.render_scene)
         view.horizontalScrollBar().valueChanged.connect(self.update)
         view.verticalScrollBar().valueChanged.connect(self.update)
         self.render_scene()

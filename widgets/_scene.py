@@ -25,6 +25,7 @@ class OrgScene(QGraphicsScene):
     """Mirrors `document.org`; never changes the model itself (the view and editor send edits)."""
 
     nodes_changed = Signal()  # agents or channels were added, removed or replaced
+    palette_changed = Signal()
 
     def __init__(self, document: OrgDocument, palette: GraphPalette | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -95,6 +96,7 @@ class OrgScene(QGraphicsScene):
             node.set_palette(palette)
         for edge in self.edge_items():
             edge.set_palette(palette)
+        self.palette_changed.emit()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """The canvas colour, with a dot every 40 units when near enough to see them.

@@ -6,7 +6,7 @@ The view turns gestures into signals; the editor turns those into edits of the d
 from __future__ import annotations
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QPen, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsView, QWidget
 
 from orgruntime import Channel
@@ -95,12 +95,14 @@ class GraphView(QGraphicsView):
             return
         self.update_scene_rect()
         rect = rect.adjusted(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.5:
-            self.zoom_by(1.5 / self.zoom())
-        elif self.zoom() < MIN_ZOOM:
-            self.zoom_by(MIN_ZOOM / self.zoom())
-        self.centerOn(rect.center())
+        # the band under the minimap is kept clear, so no node is hidden behind it after a fit
+        reserved = self.corner_widget.height() + 20.0 if self.corner_widget is not None and not self.corner_widget.isHidden() else 0.0
+        area = QRectF(self.viewport().rect()).adjusted(0, 0, 0, -reserved)
+        if area.height() < 80:
+            area, reserved = QRectF(self.viewport().rect()), 0.0
+        scale = max(MIN_ZOOM, min(1.5, area.width() / rect.width(), area.height() / rect.height()))
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self.centerOn(rect.center() + QPointF(0, reserved / 2 / scale))
 
     def update_scene_rect(self) -> None:
         """Room to pan well past the nodes in every direction."""

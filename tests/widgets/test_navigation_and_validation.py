@@ -242,3 +242,26 @@ def test_single_letter_shortcuts_never_fire_while_typing(big_editor):
     QTest.keyClick(editor.view, Qt.Key.Key_F2)
     QTest.keyClicks(editor.rename_editor, "lf")
     assert editor.rename_editor.text().endswith("lf") and editor.document.undo_stack.count() == 0
+
+
+def test_after_a_fit_no_node_hides_behind_the_minimap(template_org, make_editor):
+    org, _folder = template_org("startup")
+    editor = make_editor(org, size=(640, 420))  # a main window's centre, with docks around it
+    view, minimap = editor.view, editor.minimap
+    view.fit_all()
+    view.place_corner_widget()
+    covered = minimap.geometry()
+    for agent_id in editor.scene.nodes:
+        box = view.mapFromScene(editor.scene.node(agent_id).sceneBoundingRect()).boundingRect()
+        assert not box.intersects(covered), agent_id
+
+
+def test_the_minimap_follows_a_palette_change(big_editor):
+    from widgets import DARK, LIGHT
+
+    editor = big_editor
+    editor.scene.set_palette(LIGHT)
+    light = editor.minimap._picture.toImage().pixelColor(1, 1)
+    editor.scene.set_palette(DARK)
+    dark = editor.minimap._picture.toImage().pixelColor(1, 1)
+    assert light == LIGHT.background and dark == DARK.background
