@@ -17,6 +17,7 @@ from rich.table import Table
 from orgruntime import Budget, GitError, Org, OrgError, TrustStore, load_org
 from orgruntime.run import (
     HumanInputRequested,
+    LocalExecutor,
     RunStarted,
     NoHumans,
     Provenance,
@@ -27,6 +28,7 @@ from orgruntime.run import (
     event_to_line,
     list_runs,
     load_events,
+    ray_executor,
     read_info,
     render_transcript,
 )
@@ -75,6 +77,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--human", choices=("stdin", "deny"), default="stdin", help="how human seats answer (default: stdin)")
     parser.add_argument("--trusted", action="store_true", help="trust this org for this run: allow run_python and its tools (orgs the IDE trusts are trusted anyway)")
     parser.add_argument("--api-base", help="send model calls to this OpenAI-compatible base URL")
+    parser.add_argument("--executor", choices=("local", "ray"), help="where the agents' model calls run: in this process (local, the default) or on a Ray cluster")
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster to run on, e.g. 10.0.0.5:6379 (implies --executor ray; without it, ray starts a local instance)")
     parser.add_argument("--json", action="store_true", help="print every event as one JSON line")
 
 
@@ -163,7 +167,12 @@ def _register_local_engine(org: Org, model: str | None) -> None:
 
 def _config(args: argparse.Namespace, console: Console, budget: Budget | None = None, model: str | None = None, concurrency: int | None = None) -> RunConfig:
     human = StdinHumans(console) if args.human == "stdin" else NoHumans()
-    return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=args.trusted or TrustStore().is_trusted(args.path), api_base=args.api_base, human=human)
+    if args.executor == "local" and args.ray_address:
+        print("orgide: --ray-address needs --executor ray (or no --executor)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    executor = ray_executor(args.ray_address) if args.executor == "ray" or args.ray_address else LocalExecutor
+    trusted = args.trusted or TrustStore().is_trusted(args.path)
+    return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=trusted, api_base=args.api_base, human=human, executor=executor)
 
 
 def _run(args: argparse.Namespace) -> int:

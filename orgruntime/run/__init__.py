@@ -1,7 +1,7 @@
 """The run engine: run an org headless, with live events, budgets, tools, human seats and a durable log."""
 
 from orgruntime.run._engine import RunConfig, Runner, RunOutcome, RunStream, Provenance
-from orgruntime.run._executor import Executor, LocalExecutor
+from orgruntime.run._executor import Executor, LocalExecutor, ray_executor
 from orgruntime.run._errors import RunError, RunLogError, RunNotResumable, ToolError
 from orgruntime.run._events import (
     AgentActivated,
@@ -77,6 +77,7 @@ __all__ = [
     "list_runs",
     "load_events",
     "read_info",
+    "ray_executor",
     "read_org_tool",
     "render_transcript",
 ]

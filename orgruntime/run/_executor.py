@@ -63,3 +63,15 @@ class LocalExecutor:
 
     async def close(self) -> None:
         self._tool_context = None
+
+
+def ray_executor(address: str | None = None, hosts: int | None = None) -> Callable[[], Executor]:
+    """A RunConfig.executor running model calls on the Ray cluster at `address` (None: a local Ray instance).
+    ray is imported only when a run starts with it."""
+
+    def make() -> Executor:
+        from orgruntime.run._ray_executor import DEFAULT_HOSTS, RayExecutor
+
+        return RayExecutor(address, hosts or DEFAULT_HOSTS)
+
+    return make
