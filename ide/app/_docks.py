@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QDir, Qt, Signal
+from PySide6.QtCore import QDir, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QFileSystemModel, QLabel, QMainWindow, QTreeView, QWidget
 
 AREA = Qt.DockWidgetArea
+
+
+class _WithoutGitFolder(QSortFilterProxyModel):
+    """The folder's files less `.git`, which is git's business, not the user's."""
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        files = self.sourceModel()
+        return files.fileName(files.index(source_row, 0, source_parent)) != ".git"
 
 
 class FilesView(QTreeView):
@@ -25,19 +33,25 @@ class FilesView(QTreeView):
         self.model_ = QFileSystemModel(self)
         self.model_.setFilter(QDir.Filter.AllEntries | QDir.Filter.NoDotAndDotDot | QDir.Filter.Hidden)
         self.model_.setNameFilters(["*"])
+        self.shown = _WithoutGitFolder(self)
+        self.shown.setSourceModel(self.model_)
         self.setHeaderHidden(True)
-        self.activated.connect(lambda index: self.file_activated.emit(Path(self.model_.filePath(index))))
+        self.activated.connect(lambda index: self.file_activated.emit(Path(self.model_.filePath(self.shown.mapToSource(index)))))
+
+    def index_of(self, path: Path) -> QModelIndex:
+        """The view's index of `path` (invalid until the model has read that folder)."""
+        return self.shown.mapFromSource(self.model_.index(str(path)))
 
     def show_folder(self, folder: Path | None) -> None:
         """The org's files; None shows nothing (the model is only attached while an org is open)."""
         if folder is None:
             self.setModel(None)
             return
-        if self.model() is not self.model_:
-            self.setModel(self.model_)
+        if self.model() is not self.shown:
+            self.setModel(self.shown)
             for column in (1, 2, 3):
                 self.hideColumn(column)
-        self.setRootIndex(self.model_.setRootPath(str(folder)))
+        self.setRootIndex(self.shown.mapFromSource(self.model_.setRootPath(str(folder))))
 
 
 def _idle_label(text: str, parent: QWidget) -> QLabel:

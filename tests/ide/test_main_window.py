@@ -119,9 +119,20 @@ def test_a_folder_that_is_not_an_org_is_refused_and_the_window_stays(make_window
 def test_activating_an_agent_file_selects_its_node(make_window, org_folder: Path, qtbot) -> None:
     window = make_window(org_folder)
     view = window.docks.files_view
-    index = view.model_.index(str(org_folder / "agents" / "reviewer.md"))
-    qtbot.waitUntil(lambda: view.model_.index(str(org_folder / "agents" / "reviewer.md")).isValid())
-    index = view.model_.index(str(org_folder / "agents" / "reviewer.md"))
-    view.activated.emit(index)
+    qtbot.waitUntil(lambda: view.index_of(org_folder / "agents" / "reviewer.md").isValid())
+    view.activated.emit(view.index_of(org_folder / "agents" / "reviewer.md"))
     assert window.editor.scene.selected_agent_ids() == ["reviewer"]
     assert window.inspector.agent_id == "reviewer"
+
+
+def test_the_files_dock_hides_the_git_folder(make_window, org_folder: Path, qtbot) -> None:
+    window = make_window(org_folder)
+    view = window.docks.files_view
+
+    def shown() -> set[str]:
+        root = view.rootIndex()
+        return {view.model().index(row, 0, root).data() for row in range(view.model().rowCount(root))}
+
+    qtbot.waitUntil(lambda: {"org.yaml", "agents", ".gitignore"} <= shown())  # the folder is read in the background
+    assert ".git" not in shown()
+    assert (org_folder / ".git").is_dir()
