@@ -4,7 +4,11 @@
     ├── ModelFileError        a GGUF file is missing, truncated, corrupt, hostile or unsupported
     ├── ModelNotFoundError    a model name is neither cached, nor in a user folder, nor a GGUF path
     ├── ModelFetchError       `models pull` could not fetch or verify a model
-    └── GenerationError       a request to the engine is invalid (empty prompt, context overflow, ...)
+    ├── GenerationError       a request to the engine is invalid (empty prompt, context overflow, ...)
+    ├── server.ServerConfigError   `orgide serve` cannot start as asked (host, port, token)
+    ├── server.APIError            an HTTP request to the local server is refused (OpenAI-shaped error)
+    ├── triton.KernelInputError    a Triton kernel got tensors of the wrong shape, dtype or device
+    └── triton.TritonUnavailable   Triton or a GPU is missing for the Triton path
 """
 
 from __future__ import annotations
