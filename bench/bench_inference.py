@@ -1,18 +1,20 @@
 """Local inference on the CPU: orgide's engine against llama.cpp on the same GGUF, threads and prompt.
 
-    .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 3]
+    .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 5]
         [--llama-python /work/benchenv/bin/python]
 
 llama.cpp runs through llama-cpp-python, an optional bench-only install kept out of the lock:
     python3 -m venv /work/benchenv && /work/benchenv/bin/pip install llama-cpp-python==0.3.36
 (built from source; 10+ minutes on two cores). Without it only orgide's figures print.
 
+orgide's side is the model's single-sequence path (`LlamaModel.forward` with its KV cache), the
+code the batching engine's runner shares; the engine's own scheduling is measured elsewhere.
 Each engine runs in its own process (so peak resident memory is its own), the two alternate, and
-each figure is the best of `--repeats` runs: on a shared machine the best run is the one least
-disturbed by others. CPU milliseconds per token (process CPU time, all threads) are printed too:
-they are much steadier than wall time when other jobs compete for the cores. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128
-tokens, greedy), load seconds, peak resident memory, and achieved memory bandwidth
-(model bytes x decode tokens/s), with the ratio orgide / llama.cpp for each.
+each figure is the median of `--repeats` runs, every run printed. CPU time (process CPU time,
+all threads) is printed beside wall time: it is much steadier when other jobs compete for the
+cores. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128 tokens, greedy),
+load seconds, peak resident memory, and achieved memory bandwidth (model bytes x decode
+tokens/s), with the ratio orgide / llama.cpp for each.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PREFILL_CHUNK = 256  # tokens per forward while prefilling
 PROMPT_SEED_TEXT = (
     "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg combined movable "
     "metal type, oil-based ink and a wooden screw press. Before his invention, books were copied by hand. "
@@ -56,18 +60,23 @@ def prompt_ids(model_path: Path, count: int) -> list[int]:
 
 
 def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
+    """The model's own single-sequence path: load (tokenizer + weights), chunked prefill, greedy decode."""
     import torch
 
     torch.set_num_threads(threads)
     sys.path.insert(0, str(ROOT))
-    from kernels import LocalModel
-    from kernels._local_model import PREFILL_CHUNK
+    from kernels._gguf_file import GGUFFile
+    from kernels._model import LlamaModel
+    from kernels._tokenizer import GGUFTokenizer
 
     baseline = current_rss_mb()
-    started = time.perf_counter()
-    local = LocalModel.load(model_path, max_context=len(ids) + decode + 8)
-    load = time.perf_counter() - started
-    model, cache = local.model, local.model.new_cache(len(ids) + decode + 8)
+    started, started_cpu = time.perf_counter(), time.process_time()
+    file = GGUFFile(model_path)
+    tokenizer = GGUFTokenizer(file.metadata, model_path)
+    model = LlamaModel.load(file, tokenizer.vocab_size, max_positions=len(ids) + decode + 8)
+    file.release_pages()
+    load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    cache = model.new_cache(len(ids) + decode + 8)
     wall, cpu = time.perf_counter(), time.process_time()
     for begin in range(0, len(ids), PREFILL_CHUNK):
         logits = model.forward(ids[begin : begin + PREFILL_CHUNK], cache)
@@ -80,6 +89,7 @@ def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -
     config = model.config
     return {
         "load_s": load,
+        "load_cpu_s": load_cpu,
         "prefill_tps": len(ids) / prefill,
         "decode_tps": (decode - 1) / decode_s,
         "prefill_cpu_ms_per_token": prefill_cpu / len(ids) * 1e3,
@@ -96,10 +106,10 @@ def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int)
     from llama_cpp import Llama
 
     baseline = current_rss_mb()
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=len(ids) + decode + 8,
                 n_batch=512, verbose=False)  # fmt: skip
-    load = time.perf_counter() - started
+    load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     last_logits = lambda: np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))  # noqa: E731
     wall, cpu = time.perf_counter(), time.process_time()
     llm.eval(ids)
@@ -112,6 +122,7 @@ def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int)
     decode_s, decode_cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "load_s": load,
+        "load_cpu_s": load_cpu,
         "prefill_tps": len(ids) / prefill,
         "decode_tps": (decode - 1) / decode_s,
         "prefill_cpu_ms_per_token": prefill_cpu / len(ids) * 1e3,
@@ -131,9 +142,8 @@ def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def best(runs: list[dict[str, float]]) -> dict[str, float]:
-    lower_is_better = {"load_s", "peak_rss_mb", "baseline_rss_mb", "prefill_cpu_ms_per_token", "decode_cpu_ms_per_token"}
-    return {key: (min if key in lower_is_better else max)(r[key] for r in runs) for key in runs[0]}
+def median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
 def main() -> int:
@@ -142,7 +152,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--decode-tokens", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--llama-python", default="/work/benchenv/bin/python")
     parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
@@ -162,7 +172,7 @@ def main() -> int:
     have_llama = Path(args.llama_python).exists()
     model_mb = args.model.stat().st_size / 2**20
     print(f"model {args.model.name} ({model_mb:.1f} MiB), {args.threads} threads, prompt {len(ids)} tokens, "
-          f"decode {args.decode_tokens} tokens, best of {args.repeats}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"decode {args.decode_tokens} tokens, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
     for repeat in range(args.repeats):
@@ -174,18 +184,22 @@ def main() -> int:
             elif have_llama:
                 result = run_worker(args.llama_python, "llamacpp", args, ids)
                 theirs += [result] if result else []
-        last = [f"{name} prefill {r[-1]['prefill_tps']:.1f} decode {r[-1]['decode_tps']:.1f}" for name, r in (("orgide", ours), ("llama.cpp", theirs)) if r]
+        last = [f"{name} prefill {r[-1]['prefill_tps']:.1f} decode {r[-1]['decode_tps']:.1f} tok/s "
+                f"(CPU ms/token {r[-1]['prefill_cpu_ms_per_token']:.2f} / {r[-1]['decode_cpu_ms_per_token']:.2f}), "
+                f"load {r[-1]['load_s']:.2f} s, peak {r[-1]['peak_rss_mb']:.0f} MiB"
+                for name, r in (("orgide", ours), ("llama.cpp", theirs)) if r]  # fmt: skip
         print(f"  run {repeat + 1}: " + "; ".join(last))
     if not ours:
         return 1
-    a = best(ours)
-    b = best(theirs) if theirs else None
+    a = median(ours)
+    b = median(theirs) if theirs else None
     rows = [
         ("prefill tokens/s (512-token prompt)", "prefill_tps", "{:.1f}"),
         ("decode tokens/s (batch 1, 128 tokens)", "decode_tps", "{:.1f}"),
         ("prefill CPU ms per token (all threads)", "prefill_cpu_ms_per_token", "{:.2f}"),
         ("decode CPU ms per token (all threads)", "decode_cpu_ms_per_token", "{:.2f}"),
         ("load seconds", "load_s", "{:.2f}"),
+        ("load CPU seconds", "load_cpu_s", "{:.2f}"),
         ("peak resident memory MiB", "peak_rss_mb", "{:.0f}"),
         ("resident memory before loading MiB", "baseline_rss_mb", "{:.0f}"),
     ]
