@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -174,8 +174,11 @@ class WeightLoader:
             if self.mode == "fused":
                 bits = max(AFFINE_BITS[s.qtype] for s in run)
                 kind = "int4-split" if bits > 4 else "int4"
-                fast = self._self_tested(kind, lambda: Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias),
-                                         lambda: DequantLinear(next(self._affine_blocks(run))))  # fmt: skip
+                fast = self._self_tested(
+                    kind,
+                    build=lambda: Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias),
+                    reference=lambda: DequantLinear(next(self._affine_blocks(run))),  # the first rows
+                )
                 if fast is not None:
                     return fast
             affine = concat_affine(list(self._affine_blocks(run)))
@@ -183,8 +186,11 @@ class WeightLoader:
             return DequantLinear(affine, bias)
         (source,) = run  # other formats are converted one tensor at a time
         if source.qtype == Q.Q6_K and self.mode == "fused":
-            first_rows = lambda: DenseLinear(torch.from_numpy(next(self._dense_rows(source))))  # noqa: E731
-            fast = self._self_tested("int8", lambda: self._int8(source, bias), first_rows)
+            fast = self._self_tested(
+                "int8",
+                build=lambda: self._int8(source, bias),
+                reference=lambda: DenseLinear(torch.from_numpy(next(self._dense_rows(source)))),  # the first rows
+            )
             if fast is not None:
                 return fast
         dtype = torch.bfloat16 if source.qtype in HALF_TYPES and self.mode == "fused" else torch.float32
@@ -236,7 +242,7 @@ class WeightLoader:
             scale[start : start + len(values)] = torch.from_numpy(block_scale)
         return Int8Linear(codes, scale, bias)
 
-    def _self_tested(self, kind: str, build, reference) -> Linear | None:  # type: ignore[no-untyped-def]
+    def _self_tested(self, kind: str, build: Callable[[], Linear], reference: Callable[[], Linear]) -> Linear | None:
         """The fast layer, self-tested against the reference the first time each kind is built.
 
         A missing op or a disagreement switches the whole model to the fallback (and says why).
