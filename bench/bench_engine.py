@@ -11,8 +11,8 @@ Scenarios, each in its own process:
   engine      all agents submitted at once to one LocalModel (continuous batching, prefix cache)
   serial      the same LocalModel, one request after another (prefix cache, no batching)
   part1       LlamaModel.forward over a fresh contiguous cache per request (no sharing, no batching)
-  llama.cpp   llama-cpp-python, one request after another on the same GGUF and threads; its
-              generate() reuses the longest prefix of the previous request's tokens
+  llama.cpp   llama-cpp-python, one request after another on the same GGUF and threads, keeping
+              the longest prefix shared with the previous request's tokens in its KV cache
   json        the engine with every agent's answer constrained to the run engine's action schema
 Prints wall seconds, process CPU seconds (all threads; steadier than wall on a shared machine),
 aggregate generated tokens/s, time to first token (first request and median of the rest), and for
@@ -164,22 +164,33 @@ def worker_part1(model_path: Path, threads: int, prompts: list[list[int]], decod
 
 
 def worker_llamacpp(model_path: Path, threads: int, prompts: list[list[int]], decode: int) -> dict[str, float]:
+    """Requests one after another; each keeps the longest prefix it shares with the previous one's
+    tokens in the KV cache (what llama.cpp's server and llama-cpp-python's generate() do), then
+    evaluates the rest and decodes greedily, as bench_inference.py does."""
+    import numpy as np
     from llama_cpp import Llama
 
     llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=max(map(len, prompts)) + decode + 8,
                 n_batch=512, verbose=False)  # fmt: skip
-    ttfts, generated = [], 0
+    last_logits = lambda: np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))  # noqa: E731
+    ttfts, generated, previous = [], 0, []
     wall, cpu = time.perf_counter(), time.process_time()
     for prompt in prompts:
         started = time.perf_counter()
-        count = 0
-        for _ in llm.generate(prompt, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
-            if count == 0:
-                ttfts.append(time.perf_counter() - started)
-            count += 1
-            if count == decode:
-                break
-        generated += count
+        common = 0
+        while common < min(len(previous), len(prompt) - 1) and previous[common] == prompt[common]:
+            common += 1
+        llm.n_tokens = common  # eval() drops the cached keys and values past n_tokens
+        llm.eval(prompt[common:])
+        token = int(np.argmax(last_logits()))
+        ttfts.append(time.perf_counter() - started)
+        tokens = [token]
+        for _ in range(decode - 1):
+            llm.eval([token])
+            token = int(np.argmax(last_logits()))
+            tokens.append(token)
+        generated += len(tokens)
+        previous = prompt + tokens[:-1]
     return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts)
 
 
