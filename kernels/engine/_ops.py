@@ -28,8 +28,9 @@ class PagedKV:
     def __init__(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int,
                  dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:  # fmt: skip
         self.page_size = page_size
-        self.keys = torch.zeros(layers, kv_heads, num_pages * page_size, head_dim, dtype=dtype, device=device)
-        self.values = torch.zeros_like(self.keys)
+        # empty, not zeros: untouched pages of a large pool stay virtual memory; only written slots are read
+        self.keys = torch.empty(layers, kv_heads, num_pages * page_size, head_dim, dtype=dtype, device=device)
+        self.values = torch.empty_like(self.keys)
 
     @property
     def nbytes(self) -> int:

@@ -94,7 +94,8 @@ def _decode_slots(decode: list[tuple[list[int], int]], page_size: int) -> tuple[
     lengths = [length for _, length in decode]
     longest = max(lengths)
     pages = -(-longest // page_size)
-    padded = torch.tensor([t[: -(-n // page_size)] + [0] * (pages - -(-n // page_size)) for t, n in decode], dtype=torch.long)
+    # padding repeats each row's first page: written slots (masked out), never unwritten memory
+    padded = torch.tensor([t[: -(-n // page_size)] + [t[0]] * (pages - -(-n // page_size)) for t, n in decode], dtype=torch.long)
     slots = (padded[:, :, None] * page_size + torch.arange(page_size)).flatten(1)[:, :longest]  # [B, Smax]
     if min(lengths) == longest:
         return slots, None
