@@ -50,20 +50,26 @@ def sampling_from_openai(options: Mapping[str, Any]) -> SamplingParams:
     options = {**extra, **options} if isinstance(extra, Mapping) else options
     stop = options.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(stop)
-    max_tokens = options.get("max_tokens") or options.get("max_completion_tokens") or 256
+    max_tokens = _given(options, "max_tokens", _given(options, "max_completion_tokens", 256))
     return SamplingParams(
         max_tokens=int(max_tokens),
-        temperature=float(options.get("temperature", 0.0) or 0.0),
-        top_p=float(options.get("top_p", 1.0) or 1.0),
-        top_k=int(options.get("top_k", 0) or 0),
-        min_p=float(options.get("min_p", 0.0) or 0.0),
-        repetition_penalty=float(options.get("repetition_penalty", 1.0) or 1.0),
+        temperature=float(_given(options, "temperature", 0.0)),
+        top_p=float(_given(options, "top_p", 1.0)),
+        top_k=int(_given(options, "top_k", 0)),
+        min_p=float(_given(options, "min_p", 0.0)),
+        repetition_penalty=float(_given(options, "repetition_penalty", 1.0)),
         seed=options.get("seed"),
         stop=stop,
         ignore_eos=bool(options.get("ignore_eos", False)),
         response_format=_plain(options.get("response_format")),
         grammar=options.get("grammar"),
     )
+
+
+def _given(options: Mapping[str, Any], name: str, default: Any) -> Any:
+    """The option's value; the default only when it is absent or null (0 is a value, not a default)."""
+    value = options.get(name)
+    return default if value is None else value
 
 
 def _plain(response_format: Any) -> Any:

@@ -48,6 +48,8 @@ class SamplingParams:
             problems.append(f"min_p must be within [0, 1), not {self.min_p!r}")
         if not self.repetition_penalty > 0.0:
             problems.append(f"repetition_penalty must be positive, not {self.repetition_penalty!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 1 << 64):
+            problems.append(f"seed must be an integer within [0, 2**64), not {self.seed!r}")
         if any(not isinstance(s, str) or not s for s in self.stop):
             problems.append("stop strings must be non-empty strings")
         problems += _constraint_problems(self.response_format, self.grammar)

@@ -139,3 +139,24 @@ def test_concurrent_async_calls_are_batched_together(litellm_local, tiny_gguf: P
     texts = asyncio.run(scenario())
     assert model.stats().steps - before < 8 * 12 / 2  # one forward served many agents
     assert texts == alone
+
+
+def test_zero_is_a_value_not_a_missing_option() -> None:
+    from kernels import GenerationError
+    from kernels._provider import sampling_from_openai
+
+    assert sampling_from_openai({"temperature": None, "top_p": None}) == SamplingParams()
+    assert sampling_from_openai({"temperature": 0, "top_k": 0, "min_p": 0}) == SamplingParams()
+    for options in ({"top_p": 0}, {"repetition_penalty": 0}, {"max_tokens": 0}):
+        with pytest.raises(GenerationError):  # silently widening these to their defaults would be a lie
+            sampling_from_openai(options)
+    assert sampling_from_openai({"max_completion_tokens": 7}).max_tokens == 7
+
+
+@pytest.mark.parametrize("seed", [-1, 1 << 64, True, 1.5])
+def test_seeds_outside_the_generators_range_are_refused(seed: object) -> None:
+    from kernels import GenerationError
+
+    with pytest.raises(GenerationError, match="seed"):
+        SamplingParams(seed=seed)  # type: ignore[arg-type]
+    assert SamplingParams(seed=(1 << 64) - 1).seed == (1 << 64) - 1
