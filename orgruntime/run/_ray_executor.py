@@ -133,7 +133,7 @@ class RayExecutor:
 
     def _init(self, ray: Any) -> None:
         if self.address is None:
-            ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
+            ray.init(address="local", num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
         else:
             ray.init(address=self.address, log_to_driver=False, configure_logging=False)
         self._started_ray = True
