@@ -98,3 +98,24 @@ def test_an_executor_that_cannot_start_fails_the_run_with_the_reason(tmp_path: P
     assert "no cluster at 10.0.0.1:6379" in (stream.outcome.error or "")
     assert not any(isinstance(event, LLMCallFinished) for event in events)
     assert read_info(tmp_path / "runs" / stream.run_id)["status"] == "failed"
+
+
+def test_the_cli_refuses_a_ray_address_with_the_local_executor_and_unknown_executors(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from orgruntime import create_org
+
+    root = create_org(tmp_path / "startup", "startup", git=False)
+    env = {**os.environ, "ORGIDE_BLOCK_NETWORK_MODELS": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    repo = Path(__file__).resolve().parents[3]
+
+    def orgide(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ide", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+
+    mixed = orgide("run", str(root), "--task", "t", "--executor", "local", "--ray-address", "10.0.0.5:6379")
+    assert mixed.returncode == 2 and "--ray-address needs --executor ray" in mixed.stderr
+    unknown = orgide("run", str(root), "--task", "t", "--executor", "dask")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+    assert not (root / ".orgide" / "runs").exists() or not any((root / ".orgide" / "runs").iterdir())
