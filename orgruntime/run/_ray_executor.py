@@ -135,7 +135,9 @@ class RayExecutor:
         if self.address is None:
             ray.init(address="local", num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
         else:
-            ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            loopback = self.address.rsplit(":", 1)[0] in ("127.0.0.1", "localhost")
+            local_only = {"_node_ip_address": "127.0.0.1"} if loopback else {}  # a cluster on this machine is reached on loopback
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False, **local_only)
         self._started_ray = True
 
     async def chat(self, agent_id: str, request: ChatRequest, on_delta: DeltaSink, policy: RetryPolicy) -> ChatResult:
