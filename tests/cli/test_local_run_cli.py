@@ -18,17 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from kernels import KNOWN_MODELS, cache_dir  # noqa: E402
+from tests.default_model import MODEL_PATH, needs_default_model  # noqa: E402
 
-SOURCE = KNOWN_MODELS["smollm2-135m-instruct"]
-MODEL_PATH = cache_dir() / SOURCE.file_name
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (MODEL_PATH.is_file() and MODEL_PATH.stat().st_size == SOURCE.size),
-        reason="SmolLM2 is not cached: run `python -m ide models pull smollm2-135m-instruct`",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_default_model]
 
 
 def orgide(*args: str) -> subprocess.CompletedProcess[str]:

@@ -19,12 +19,13 @@ import pytest
 import torch
 from gguf import GGMLQuantizationType as Q
 
-from kernels import KNOWN_MODELS, TinyModelSpec, cache_dir, write_tiny_llama_gguf
+from kernels import TinyModelSpec, write_tiny_llama_gguf
 from kernels._chat_template import render_chat
 from kernels._gguf_file import GGUFFile
 from kernels._model import LlamaModel
 from kernels._quants import dequantize
 from kernels._tokenizer import GGUFTokenizer
+from tests.default_model import MODEL_PATH, needs_default_model
 
 transformers = pytest.importorskip("transformers")
 
@@ -129,21 +130,18 @@ def test_the_permutation_matters() -> None:
     assert np.array_equal(undone[:8, 0] // 3, [0, 2, 4, 6, 8, 10, 12, 14])  # one head's first half: even rows
 
 
-SMOLLM2 = KNOWN_MODELS["smollm2-135m-instruct"]
-SMOLLM2_PATH = cache_dir() / SMOLLM2.file_name
 PROMPTS = ["What is the capital of France?", "Write a haiku about the sea."]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SMOLLM2_PATH.is_file() and SMOLLM2_PATH.stat().st_size == SMOLLM2.size),
-                    reason="SmolLM2 is not cached: run `python -m ide models pull smollm2-135m-instruct`")  # fmt: skip
+@needs_default_model
 def test_smollm2_first_token_logits_match_transformers_gguf_loader() -> None:
     pytest.importorskip("accelerate")
     reference = transformers.AutoModelForCausalLM.from_pretrained(
-        str(SMOLLM2_PATH.parent), gguf_file=SMOLLM2_PATH.name, dtype=torch.float32
+        str(MODEL_PATH.parent), gguf_file=MODEL_PATH.name, dtype=torch.float32
     ).eval()
-    with GGUFFile(SMOLLM2_PATH) as file:
-        tokenizer = GGUFTokenizer(file.metadata, SMOLLM2_PATH)
+    with GGUFFile(MODEL_PATH) as file:
+        tokenizer = GGUFTokenizer(file.metadata, MODEL_PATH)
         model = LlamaModel.load(file, reference.config.vocab_size)
         assert model.linear_mode == "fused", model.fallback_reason
         for prompt in PROMPTS:

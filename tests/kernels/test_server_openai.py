@@ -13,13 +13,12 @@ from pathlib import Path
 import openai
 import pytest
 
-from kernels import KNOWN_MODELS, LocalModel, SamplingParams, cache_dir
+from kernels import LocalModel, SamplingParams
 from kernels.server import BackgroundServer, ServerSettings
+from tests.default_model import MODEL_PATH, needs_default_model
 
 TOKEN = "openai-client-token"
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello world"}]
-SMOLLM2 = KNOWN_MODELS["smollm2-135m-instruct"]
-SMOLLM2_PATH = cache_dir() / SMOLLM2.file_name
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,9 @@ def test_litellm_openai_compatible_path_streams_from_the_server(server: Backgrou
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SMOLLM2_PATH.is_file() and SMOLLM2_PATH.stat().st_size == SMOLLM2.size),
-                    reason="SmolLM2 is not cached: run `python -m ide models pull smollm2-135m-instruct`")  # fmt: skip
+@needs_default_model
 def test_the_default_model_answers_four_concurrent_clients() -> None:
-    smollm2 = LocalModel.load(SMOLLM2_PATH)
+    smollm2 = LocalModel.load(MODEL_PATH)
     questions = ["What is the capital of France?", "What is the capital of Italy?", "What is 2 + 2?", "Name a colour."]
     try:
         with BackgroundServer(smollm2, ServerSettings(token=TOKEN), model_name="smollm2-135m-instruct") as server:

@@ -9,18 +9,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import KNOWN_MODELS, LocalModel, SamplingParams, cache_dir
+from kernels import LocalModel, SamplingParams
+from tests.default_model import MODEL_PATH, needs_default_model
 from tests.kernels.reference_forward import ReferenceModel
 
-SOURCE = KNOWN_MODELS["smollm2-135m-instruct"]
-MODEL_PATH = cache_dir() / SOURCE.file_name
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (MODEL_PATH.is_file() and MODEL_PATH.stat().st_size == SOURCE.size),
-        reason="SmolLM2 is not cached: run `python -m ide models pull smollm2-135m-instruct`",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_default_model]
 PROMPTS = [
     "What is the capital of France?",
     "Write a haiku about the sea.",
