@@ -15,6 +15,7 @@ from rich.text import Text
 from orgruntime.run import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     BudgetExceeded,
     Event,
     HumanInputRequested,
@@ -40,6 +41,7 @@ class AgentRow:
     cost: float = 0.0
     steps: int = 0
     attempt: int = 0  # of the call now streaming; a retry starts its text afresh
+    where: str = ""  # the host a non-local executor runs it on
 
 
 @dataclass
@@ -88,6 +90,10 @@ class RunView:
             case AgentFailed(agent=agent, error_type=error_type, error=error):
                 self._row(agent).state = "failed"
                 return [f"[{agent}] failed: {error_type}: {error}"]
+            case AgentPlaced(agent_id=agent, where=where):
+                moved = bool(self._row(agent).where)
+                self._row(agent).where = where
+                return [f"[{agent}] moved to {where}"] if moved else []
             case RunPaused():
                 return ["(paused)"]
             case RunResumed(step=step):
@@ -106,10 +112,12 @@ class RunView:
 
     def render(self) -> Group:
         table = Table(expand=True, box=None, pad_edge=False)
-        for column in ("agent", "state", "steps", "tokens", "cost $", "latest text"):
+        placed = any(row.where for row in self.agents.values())  # a local run shows no "where" column
+        for column in ("agent", "state", *(("where",) if placed else ()), "steps", "tokens", "cost $", "latest text"):
             table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=4 if column == "latest text" else None)
         for agent_id, row in self.agents.items():
-            table.add_row(agent_id, row.state, str(row.steps), str(row.tokens), f"{row.cost:.4f}", _one_line(row.text)[-TAIL_CHARS:])
+            where = (row.where,) if placed else ()
+            table.add_row(agent_id, row.state, *where, str(row.steps), str(row.tokens), f"{row.cost:.4f}", _one_line(row.text)[-TAIL_CHARS:])
         elapsed = time.monotonic() - self.started
         meters = Table.grid(padding=(0, 1))
         for label, used, limit, shown in (

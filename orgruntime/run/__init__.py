@@ -6,6 +6,7 @@ from orgruntime.run._errors import RunError, RunLogError, RunNotResumable, ToolE
 from orgruntime.run._events import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     BudgetExceeded,
     Event,
     EventFormatError,
@@ -38,6 +39,7 @@ __all__ = [
     "WORKSPACE_DIR",
     "AgentActivated",
     "AgentFailed",
+    "AgentPlaced",
     "BudgetExceeded",
     "Event",
     "EventFormatError",

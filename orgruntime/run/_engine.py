@@ -20,7 +20,7 @@ from orgruntime.run._activation import work
 from orgruntime.run._budgets import LIMITS, merge_budget, seconds_left
 from orgruntime.run._errors import RunNotResumable
 from orgruntime.run._executor import Executor, LocalExecutor
-from orgruntime.run._events import AgentFailed, BudgetExceeded, Event, MessageSent, RunFinished, RunPaused, RunResumed, RunStarted, TokenDelta
+from orgruntime.run._events import AgentFailed, AgentPlaced, BudgetExceeded, Event, MessageSent, RunFinished, RunPaused, RunResumed, RunStarted, TokenDelta
 from orgruntime.run._human import HumanResponder, NoHumans
 from orgruntime.run._org_tools import discover_org_tools
 from orgruntime.run._pause import PauseControl
@@ -91,6 +91,7 @@ class Engine:
         self.pause = PauseControl()
         self.info: dict[str, Any] = {}
         self._executor_error: str | None = None
+        self._placed_epoch: int | None = None  # the executor's placement_epoch last announced; None: not yet
 
     def emit(self, kind: type[Any], **fields: Any) -> Any:
         run_id = fields.pop("run_id", None) or self.state.run_id
@@ -175,6 +176,7 @@ class Engine:
             except Exception as error:  # the executor cannot start (no cluster, ...): the run fails with the reason
                 self._executor_error = f"the {self.executor.name} executor could not start: {type(error).__name__}: {error}"
                 return
+            self._announce_placement()
             while not self.state.outcome_known and not self._stop_requested:
                 self._start_workers(workers)
                 if not workers and not (self.pause.paused and self.state.has_ready()):
@@ -188,6 +190,8 @@ class Engine:
                 task.cancel()
             if workers:
                 await asyncio.gather(*workers.values(), return_exceptions=True)
+            if self._placed_epoch is not None and not self.state.is_over:
+                self._announce_placement()
             self.info["executor"] = self.executor.name
             self.info["placement"] = {agent.id: self.executor.placement(agent.id) for agent in self.org.agents if not agent.is_human}
             try:
@@ -247,9 +251,22 @@ class Engine:
                     self.emit(AgentFailed, agent=agent_id, error_type=type(error).__name__, error=str(error) or repr(error))
                 if self.pause.step_ended(agent_id) and not self.state.outcome_known:
                     self.emit(RunPaused)
+        self._announce_placement()
         left = seconds_left(self.state, self.budget, time.time())
         if left is not None and left <= 0 and not self.state.outcome_known:
             self.emit(BudgetExceeded, scope="run", limit="max_seconds", used=self.state.elapsed(time.time()), allowed=float(self.budget.max_seconds or 0))
+
+    def _announce_placement(self) -> None:
+        """AgentPlaced for each agent whose placement is new or changed. The local executor places nobody
+        (its runs' logs stay as they were); others are asked again only when their placement_epoch moves."""
+        epoch = self.executor.placement_epoch
+        if isinstance(self.executor, LocalExecutor) or epoch == self._placed_epoch:
+            return
+        self._placed_epoch = epoch
+        for agent in self.org.agents:
+            where = "" if agent.is_human else self.executor.placement(agent.id)
+            if where and self.state.placement.get(agent.id) != where:
+                self.emit(AgentPlaced, agent_id=agent.id, where=where)
 
     def _finish(self) -> None:
         if self.state.finished is None:

@@ -139,6 +139,15 @@ class BudgetExceeded(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgentPlaced(_Event):
+    """Where the executor runs `agent_id`'s work (a host and node), and again whenever that changes (a host
+    restarted elsewhere). Only executors that run work outside the runner's process place agents."""
+
+    agent_id: str
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AgentFailed(_Event):
     agent: str
     error_type: str
@@ -168,6 +177,7 @@ Event = (
     | ToolReturned
     | HumanInputRequested
     | BudgetExceeded
+    | AgentPlaced
     | AgentFailed
     | RunPaused
     | RunResumed
@@ -186,6 +196,7 @@ EVENT_TYPES: Mapping[str, type[Any]] = {
         ToolReturned,
         HumanInputRequested,
         BudgetExceeded,
+        AgentPlaced,
         AgentFailed,
         RunPaused,
         RunResumed,

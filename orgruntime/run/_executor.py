@@ -23,6 +23,7 @@ class Executor(Protocol):
     """Executes the work of activations. One executor serves one run at a time (`open` ... `close`)."""
 
     name: str
+    placement_epoch: int  # changes whenever any agent's placement changes: the runner then reads them again
 
     async def open(self, agent_ids: tuple[str, ...], tool_context: ToolContext) -> None:
         """Get ready for a run of these agents whose tools use `tool_context`."""
@@ -44,6 +45,7 @@ class LocalExecutor:
     """Everything in this process, on its event loop."""
 
     name = "local"
+    placement_epoch = 0
 
     def __init__(self) -> None:
         self._tool_context: ToolContext | None = None

@@ -113,9 +113,11 @@ class RayExecutor:
     def __init__(self, address: str | None = None, hosts: int = DEFAULT_HOSTS) -> None:
         self.address, self.hosts = address, max(1, hosts)
         self._started_ray = False
-        self._host_of: dict[str, Any] = {}
+        self._hosts: list[Any] = []
+        self._host_index: dict[str, int] = {}  # agent id -> its host
         self._synced: dict[str, int] = {}  # turns of each agent its host holds
-        self._placement: dict[str, str] = {}
+        self._where: list[str] = []  # host index -> where it runs
+        self.placement_epoch = 0
         self._tool_context: ToolContext | None = None
         self._run_key = uuid.uuid4().hex
 
@@ -125,11 +127,10 @@ class RayExecutor:
         if not ray.is_initialized():
             await asyncio.to_thread(self._init, ray)
         remote_host = ray.remote(max_restarts=MAX_HOST_RESTARTS, max_task_retries=0, num_cpus=0, scheduling_strategy="SPREAD")(AgentHost)
-        hosts = [_kept_host(ray, remote_host, index) for index in range(min(self.hosts, max(1, len(agent_ids))))]
-        wheres = await asyncio.gather(*(host.where.remote() for host in hosts))
-        for index, agent_id in enumerate(agent_ids):
-            self._host_of[agent_id] = hosts[index % len(hosts)]
-            self._placement[agent_id] = wheres[index % len(hosts)]
+        self._hosts = [_kept_host(ray, remote_host, index) for index in range(min(self.hosts, max(1, len(agent_ids))))]
+        self._where = list(await asyncio.gather(*(host.where.remote() for host in self._hosts)))
+        self._host_index = {agent_id: index % len(self._hosts) for index, agent_id in enumerate(agent_ids)}
+        self.placement_epoch += 1
 
     def _init(self, ray: Any) -> None:
         if self.address is None:
@@ -142,7 +143,8 @@ class RayExecutor:
 
     async def chat(self, agent_id: str, request: ChatRequest, on_delta: DeltaSink, policy: RetryPolicy) -> ChatResult:
         ray = _ray()
-        host = self._host_of[agent_id]
+        index = self._host_index[agent_id]
+        host = self._hosts[index]
         attempt_base = seen = 0
         for lost in range(CALL_RETRIES + 1):
             offset = self._synced.get(agent_id, 0)
@@ -157,6 +159,7 @@ class RayExecutor:
                             on_delta(text, attempt)
                         case ("gap", _):
                             self._synced[agent_id] = 0
+                            await self._refresh_placement(index)  # the host lost its histories: it was restarted
                             break
                         case ("error", error):
                             self._synced[agent_id] = len(request.turns)
@@ -170,27 +173,30 @@ class RayExecutor:
                 if lost == CALL_RETRIES:
                     raise ExecutorError(f"the Ray host of {agent_id} died and did not come back: {error}") from None
                 await asyncio.sleep(0.5 * (lost + 1))
-                await self._refresh_placement(agent_id)
+                await self._refresh_placement(index)
         raise ExecutorError(f"the Ray host of {agent_id} kept losing its history")
 
-    async def _refresh_placement(self, agent_id: str) -> None:
+    async def _refresh_placement(self, index: int) -> None:
         ray = _ray()
         try:
-            self._placement[agent_id] = await asyncio.wait_for(self._host_of[agent_id].where.remote(), 30)
+            where = await asyncio.wait_for(self._hosts[index].where.remote(), 30)
         except (ray.exceptions.RayActorError, asyncio.TimeoutError):
-            pass
+            return
+        if where != self._where[index]:
+            self._where[index] = where
+            self.placement_epoch += 1
 
     async def call_tool(self, agent_id: str, name: str, arguments: Mapping[str, Any]) -> str:
         assert self._tool_context is not None, "open() the executor before calling tools"
         return await call_tool(self._tool_context, name, arguments)
 
     def placement(self, agent_id: str) -> str:
-        return self._placement.get(agent_id, "")
+        index = self._host_index.get(agent_id)
+        return self._where[index] if index is not None else ""
 
     async def close(self) -> None:
         ray = _ray()
-        hosts = list({id(host): host for host in self._host_of.values()}.values())
-        self._host_of.clear()
+        hosts, self._hosts = self._hosts, []
         if self._started_ray:
             _kept_hosts.clear()
             await asyncio.to_thread(ray.shutdown)

@@ -12,6 +12,7 @@ from orgruntime.llm import AssistantTurn, ResultTurn, ToolCall, Turn, UserTurn
 from orgruntime.run._events import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     BudgetExceeded,
     Event,
     HumanInputRequested,
@@ -87,6 +88,7 @@ class RunState:
     failure: AgentFailed | None = None
     finished: RunFinished | None = None
     agents: dict[str, AgentState] = field(default_factory=dict)
+    placement: dict[str, str] = field(default_factory=dict)  # agent id -> where it runs, as last placed
     active_ids: set[str] = field(default_factory=set)
     # (number of the oldest unread message, agent id) for idle agents with mail; stale entries are skipped
     ready: list[tuple[int, str]] = field(default_factory=list)
@@ -182,6 +184,8 @@ class RunState:
                 self.agents[event.agent].asked_human = event.message_id
             case BudgetExceeded():
                 self.exceeded = event
+            case AgentPlaced():
+                self.placement[event.agent_id] = event.where
             case AgentFailed():
                 self.failure = event
                 self._set_active(self.agents[event.agent], False)

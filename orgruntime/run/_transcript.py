@@ -9,6 +9,7 @@ from typing import assert_never
 from orgruntime.run._events import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     BudgetExceeded,
     Event,
     HumanInputRequested,
@@ -45,7 +46,7 @@ def render_transcript(events: Iterable[Event]) -> list[str]:
                 lines.append(f"[{agent}] failed: {error_type}: {error}")
             case RunFinished(status=status, result=result, error=error):
                 lines.append(f"finished: {status}" + (f": {result}" if result is not None else "") + (f" ({error})" if error else ""))
-            case RunStarted() | AgentActivated() | TokenDelta() | LLMCallFinished() | RunPaused() | RunResumed():
+            case RunStarted() | AgentActivated() | TokenDelta() | LLMCallFinished() | RunPaused() | RunResumed() | AgentPlaced():
                 pass
             case _:
                 assert_never(event)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orgruntime import create_org, load_org
-from orgruntime.run import FixedAnswers, LLMCallFinished, RunConfig, Runner, TokenDelta, load_events, read_info, render_transcript
+from orgruntime.run import AgentPlaced, FixedAnswers, LLMCallFinished, RunConfig, Runner, TokenDelta, load_events, read_info, render_transcript
 from orgruntime.run._executor import ray_executor
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script
 
@@ -76,4 +76,6 @@ def test_a_chain_on_ray_streams_text_keeps_the_log_and_reuses_the_hosts(tmp_path
     node = ray.get_runtime_context().get_node_id()[:8]
     placement = read_info(stream.run_dir)["placement"]
     assert set(placement) == {"ceo", "engineer", "reviewer"} and all(where.endswith(node) for where in placement.values())
+    assert {event.agent_id: event.where for event in events if isinstance(event, AgentPlaced)} == placement
+    assert sum(isinstance(event, AgentPlaced) for event in logged.events) == 3  # placed once each, nobody moved
     assert ray.get(host.__ray_call__.remote(lambda actor: len(actor.histories))) == 0

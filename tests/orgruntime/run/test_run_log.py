@@ -43,7 +43,7 @@ def test_stable_json_form_of_events() -> None:
 def test_the_event_set_is_the_designed_one() -> None:
     assert set(EVENT_TYPES) == {
         "RunStarted", "AgentActivated", "TokenDelta", "LLMCallFinished", "MessageSent", "ToolCalled",
-        "ToolReturned", "HumanInputRequested", "BudgetExceeded", "AgentFailed", "RunPaused", "RunResumed", "RunFinished",
+        "ToolReturned", "HumanInputRequested", "BudgetExceeded", "AgentPlaced", "AgentFailed", "RunPaused", "RunResumed", "RunFinished",
     }
 
 
