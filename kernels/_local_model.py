@@ -18,6 +18,7 @@ from kernels._model import LlamaModel
 from kernels._sampling import SamplingParams
 from kernels._tokenizer import GGUFTokenizer
 from kernels._weights import LinearMode
+from kernels.engine._backend import load_model
 from kernels.engine._constraints import GrammarCompiler
 from kernels.engine._engine import Engine, EngineConfig, EngineStats
 from kernels.engine._request import GenerationResult, TextDelta
@@ -55,15 +56,16 @@ class LocalModel:
              engine: EngineConfig | None = None) -> LocalModel:  # fmt: skip
         started = time.perf_counter()
         path = Path(path)
+        engine = engine or EngineConfig()
         file = GGUFFile(path)
         try:
             tokenizer = GGUFTokenizer(file.metadata, path)
-            model = LlamaModel.load(file, tokenizer.vocab_size, mode, max_context)
+            model = load_model(file, tokenizer.vocab_size, engine.device, mode, max_context)  # the CPU or the Triton path
         except BaseException:
             file.close()
             raise
         file.release_pages()  # the packed weights are copies; only embedding rows are read from now on
-        return cls(path, file, tokenizer, model, time.perf_counter() - started, engine or EngineConfig())
+        return cls(path, file, tokenizer, model, time.perf_counter() - started, engine)
 
     @property
     def context_length(self) -> int:

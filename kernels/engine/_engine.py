@@ -8,18 +8,21 @@ the forward runs), run, sample, postprocess.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import weakref
 
 import torch
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kernels._errors import GenerationError
 from kernels._model import LlamaModel
 from kernels._sampling import SamplingParams
 from kernels._tokenizer import GGUFTokenizer
+from kernels.engine._backend import DEVICE_ENV, backend_description, check_device_name
 from kernels.engine._constraints import CLOSING_MARGIN, CLOSING_WINDOW, GrammarCompiler, MaskFiller
+from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops
 from kernels.engine._pages import PageManager
 from kernels.engine._request import Request
@@ -27,6 +30,7 @@ from kernels.engine._runner import ModelRunner
 from kernels.engine._sampler import RowSampling, sample_batch
 from kernels.engine._scheduler import Batch, Scheduler
 from kernels.engine._sequence import Sequence
+from kernels.engine._triton_ops import TritonOps
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,12 @@ class EngineConfig:
     kv_tokens: int = 16384  # KV memory, in tokens over all sequences
     max_batch_tokens: int = 256  # tokens per forward (decodes first, prefill chunks fill the rest)
     max_running: int = 32
-    ops: Ops | None = None  # the per-layer ops backend; None: TorchOps, the CPU path
+    ops: Ops | None = None  # the per-layer ops; None: the model's backend's (TorchOps, or TritonOps for a DeviceModel)
+    # where `LocalModel.load` runs the model (kernels/engine/_backend.py): auto, cpu, cuda[:N], interpreter
+    device: str = field(default_factory=lambda: os.environ.get(DEVICE_ENV) or "auto")
+
+    def __post_init__(self) -> None:
+        check_device_name(self.device)
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,11 @@ class EngineStats:
     running: int
     waiting: int
     mask_seconds: float  # time spent filling grammar masks (overlapped with the forward)
+    backend: str = "cpu"  # "cpu", or "triton on <GPU name>"
 
 
 class Engine:
-    def __init__(self, model: LlamaModel, tokenizer: GGUFTokenizer, grammars: GrammarCompiler,
+    def __init__(self, model: LlamaModel | DeviceModel, tokenizer: GGUFTokenizer, grammars: GrammarCompiler,
                  config: EngineConfig = EngineConfig()) -> None:  # fmt: skip
         self.model = model
         self.tokenizer = tokenizer
@@ -62,7 +72,11 @@ class Engine:
         self.config = config
         self.pages = PageManager(max(1, config.kv_tokens // config.page_size), config.page_size)
         self.scheduler = Scheduler(self.pages, max_batch_tokens=config.max_batch_tokens, max_running=config.max_running)
-        self.runner = ModelRunner(model, self.pages, config.ops)
+        ops = config.ops
+        if ops is None and isinstance(model, DeviceModel):
+            ops = TritonOps(model.config.norm_eps, model.device, model.dtype)
+        self.runner = ModelRunner(model, self.pages, ops)
+        self.backend = backend_description(model)
         self.masks = MaskFiller(model.config.vocab_size)
         self.requests: dict[int, Request] = {}
         self._inbox: list[Request] = []
@@ -100,7 +114,7 @@ class Engine:
             steps=s.steps, prefill_tokens=s.prefill_tokens, decode_tokens=s.decode_tokens,
             cached_tokens=s.cached_tokens, preemptions=s.preemptions, pages_total=p.num_pages,
             pages_used=p.used, pages_cached=p.tree.size, running=len(self.scheduler.running),
-            waiting=len(self.scheduler.waiting), mask_seconds=self.masks.fill_seconds,
+            waiting=len(self.scheduler.waiting), mask_seconds=self.masks.fill_seconds, backend=self.backend,
         )  # fmt: skip
 
     def close(self) -> None:

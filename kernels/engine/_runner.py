@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from kernels._model import LlamaModel
+from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
@@ -17,7 +18,7 @@ from kernels.engine._step_plan import plan_step
 
 
 class ModelRunner:
-    def __init__(self, model: LlamaModel, pages: PageManager, ops: Ops | None = None) -> None:
+    def __init__(self, model: LlamaModel | DeviceModel, pages: PageManager, ops: Ops | None = None) -> None:
         c = model.config
         self.model = model
         self.pages = pages
@@ -51,4 +52,4 @@ class ModelRunner:
         if not len(plan.sample_rows):
             return torch.empty(0, c.vocab_size)
         x = x[plan.sample_rows]  # [n, H]
-        return model.head.whole(ops.rms_norm(x, model.output_norm)).float()  # [n, V]
+        return model.head.whole(ops.rms_norm(x, model.output_norm)).float().cpu()  # [n, V], for the sampler

@@ -14,6 +14,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton._loader import interpreting
 from kernels.triton._quant_weight import QTYPE_CODE, QuantWeight
 
 
@@ -66,7 +67,10 @@ def quant_gemm_kernel(
 
 def gemm_blocks(m: int, dtype: torch.dtype, qtype: str) -> tuple[int, int, int, int, int]:
     """(BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): tiles chosen by rows, dtype and width, free of
-    register spills on sm_90 (checked with `python -m kernels.triton._cross_compile`; not yet timed)."""
+    register spills on sm_90 (checked with `python -m kernels.triton._cross_compile`; not yet timed).
+    In Triton's interpreter, a few large tiles (each program costs milliseconds of Python)."""
+    if interpreting():
+        return 64, 128, 64, 4, 1
     if dtype == torch.float32:  # IEEE fp32 dots run on CUDA cores from registers: small tiles
         return 32, 32, 32, 4, 2
     wide = 2 if qtype == "Q8_0" else 1  # a Q8_0 element is a byte: half the K per step for the same bytes

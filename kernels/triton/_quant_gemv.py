@@ -16,6 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton._loader import interpreting
 from kernels.triton._quant_weight import QTYPE_CODE, QuantWeight
 
 TARGET_PROGRAMS = 512  # about four per multiprocessor on a large GPU
@@ -67,7 +68,10 @@ def quant_gemv_kernel(
 
 def gemv_blocks(m: int, n: int, row_bytes: int) -> tuple[int, int]:
     """(BLOCK_N, BLOCK_B): enough programs to fill a large GPU, an accumulator tile of bounded size
-    and no wider than a row."""
+    and no wider than a row. In Triton's interpreter, where each program costs milliseconds of Python,
+    a few large tiles instead (the tests that cover tiling pass their own sizes)."""
+    if interpreting():
+        return min(128, triton.next_power_of_2(n)), max(16, min(256, triton.next_power_of_2(row_bytes)))
     block_n = 32
     while block_n > 4 and triton.cdiv(n, block_n) < TARGET_PROGRAMS:
         block_n //= 2

@@ -1,0 +1,143 @@
+"""The Triton path's per-layer ops (the `Ops` protocol of kernels/engine/_ops.py) on a GPU.
+
+RMSNorm, RoPE and SwiGLU are the Triton kernels; decode rows attend with the paged decode attention
+kernel, reading the page tables directly; each prefill chunk attends with torch SDPA over its
+sequence's keys and values gathered from the pages (flash attention on the GPU when the chunk starts
+at position 0). The KV cache is `TritonKV`, the kernels' page layout. What a step needs on the device
+(write slots, page tables, lengths, masks) is copied there once per step, not once per layer.
+
+Shapes: N rows, NH query heads, NKV key/value heads, D head size, B decode rows, L layers, P pages,
+S page size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+import kernels.triton as kt
+from kernels.engine._step_plan import StepPlan
+
+
+class TritonKV:
+    """Keys and values of every page: [L, P, S, NKV, D] each (`kernels.triton.paged_decode_attention`'s layout)."""
+
+    def __init__(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int,
+                 dtype: torch.dtype, device: torch.device) -> None:  # fmt: skip
+        self.page_size = page_size
+        self.keys = torch.empty(layers, num_pages, page_size, kv_heads, head_dim, dtype=dtype, device=device)
+        self.values = torch.empty_like(self.keys)
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.numel() * self.keys.element_size() * 2
+
+    def copy_prefix(self, source: int, target: int, tokens: int) -> None:
+        """Copy the first `tokens` slots of page `source` into page `target` (copy-on-write)."""
+        self.keys[:, target, :tokens] = self.keys[:, source, :tokens]
+        self.values[:, target, :tokens] = self.values[:, source, :tokens]
+
+    def slots(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:  # [P * S, NKV, D] each
+        shape = (-1, *self.keys.shape[3:])
+        return self.keys[layer].view(shape), self.values[layer].view(shape)
+
+
+@dataclass(frozen=True)
+class _Prefill:
+    rows: slice
+    key_slots: torch.Tensor | slice  # [S] on the device
+    mask: torch.Tensor | None  # [T, S] bool on the device
+
+
+@dataclass(frozen=True)
+class _DeviceStep:
+    """A step's plan, on the device."""
+
+    write_slots: torch.Tensor  # [N] long
+    block_table: torch.Tensor | None  # [B, max pages] int32
+    seq_lens: torch.Tensor | None  # [B] int32
+    positions: torch.Tensor  # [N] int32: 0 .. N - 1, rows of the step's rotary table
+    prefills: tuple[_Prefill, ...]
+
+
+class TritonOps:
+    def __init__(self, norm_eps: float, device: torch.device, dtype: torch.dtype) -> None:
+        self.eps = float(norm_eps)
+        self.device = device
+        self.dtype = dtype  # the KV cache's, and the attention's inputs'
+        self._plan: StepPlan | None = None
+        self._step: _DeviceStep | None = None
+
+    def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> TritonKV:
+        return TritonKV(layers, num_pages, page_size, kv_heads, head_dim, self.dtype, self.device)
+
+    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # [..., H]
+        return kt.rms_norm(x, weight, self.eps)
+
+    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+        """x float32 [N, heads, D], dims in rotary pair order; turns complex [N, 1, D/2], row i for row i of x."""
+        tables = torch.view_as_real(turns[:, 0])  # [N, D/2, 2]: (cos, sin) of each pair's angle
+        positions = self._positions(x.shape[0])
+        return kt.rope(x, positions, tables[..., 0], tables[..., 1])
+
+    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # [N, F] each, float32
+        return kt.swiglu(gate, up)
+
+    def store_kv(self, kv: TritonKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None:
+        slots = self._on_device(plan).write_slots  # keys/values [N, NKV, D]
+        layer_keys, layer_values = kv.slots(layer)
+        layer_keys.index_copy_(0, slots, keys.to(kv.keys.dtype))
+        layer_values.index_copy_(0, slots, values.to(kv.values.dtype))
+
+    def attention(self, kv: TritonKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
+        """queries float32 [N, NH, D] -> float32 [N, NH * D]."""
+        step = self._on_device(plan)
+        n, heads, d = queries.shape
+        keys, values = kv.slots(layer)  # [P * S, NKV, D]
+        scale = d**-0.5
+        parts = []
+        b = plan.decode_rows
+        if b:
+            assert step.block_table is not None and step.seq_lens is not None
+            k_cache, v_cache = kv.keys[layer], kv.values[layer]  # [P, S, NKV, D]
+            q = queries[:b].to(k_cache.dtype)
+            out = kt.paged_decode_attention(q, k_cache, v_cache, step.block_table, step.seq_lens, scale)  # [B, NH, D]
+            parts.append(out.float().reshape(b, heads * d))
+        for prefill in step.prefills:
+            q = queries[prefill.rows].to(keys.dtype).transpose(0, 1)[None]  # [1, NH, T, D]
+            k = keys[prefill.key_slots].transpose(0, 1)[None]  # [1, NKV, S, D]
+            v = values[prefill.key_slots].transpose(0, 1)[None]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
+                                                 enable_gqa=heads != k.shape[1])  # fmt: skip
+            parts.append(out[0].transpose(0, 1).reshape(-1, heads * d).float())  # [T, NH * D]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _positions(self, count: int) -> torch.Tensor:
+        if self._step is not None and self._step.positions.shape[0] == count:
+            return self._step.positions
+        return torch.arange(count, dtype=torch.int32, device=self.device)
+
+    def _on_device(self, plan: StepPlan) -> _DeviceStep:
+        if plan is self._plan and self._step is not None:
+            return self._step
+        device = self.device
+        b = plan.decode_rows
+        block_table = seq_lens = None
+        if b:
+            tables, lengths = plan.page_tables[:b], plan.context_lengths[:b]  # the decode chunks come first
+            width = max(len(t) for t in tables)
+            rows = [list(t) + [0] * (width - len(t)) for t in tables]  # pages past a sequence's length are never read
+            block_table = torch.tensor(rows, dtype=torch.int32).to(device)
+            seq_lens = torch.tensor(lengths, dtype=torch.int32).to(device)
+        prefills = tuple(
+            _Prefill(p.rows, p.key_slots if isinstance(p.key_slots, slice) else p.key_slots.to(device),
+                     None if p.mask is None else p.mask.to(device))
+            for p in plan.prefills
+        )  # fmt: skip
+        self._plan = plan
+        self._step = _DeviceStep(plan.write_slots.to(device), block_table, seq_lens,
+                                 torch.arange(len(plan.token_ids), dtype=torch.int32, device=device), prefills)  # fmt: skip
+        return self._step
+
