@@ -102,20 +102,31 @@ class TorchOps:
         b = plan.decode_rows
         if b and (self.batch_invariant or b == 1):
             scale = d**-0.5
-            for row, slots in enumerate(plan.decode_each):  # query heads grouped by the key/value head they share
-                k, v = keys[:, slots], values[:, slots]  # [NKV, S, D]
+            if plan.decode_gather is not None:  # one copy for all rows whose pages are scattered: [NKV, sum S, D]
+                gathered_keys = keys.index_select(1, plan.decode_gather)
+                gathered_values = values.index_select(1, plan.decode_gather)
+            for row, span in enumerate(plan.decode_spans):  # query heads grouped by the key/value head they share
+                whole = isinstance(plan.decode_each[row], slice)
+                k = (keys if whole else gathered_keys)[:, span]  # [NKV, S, D]
+                v = (values if whole else gathered_values)[:, span]
                 scores = torch.bmm(queries[row].view(kv_heads, heads // kv_heads, d), k.transpose(1, 2))  # [NKV, NH/NKV, S]
                 parts.append(torch.bmm(torch.softmax(scores.mul_(scale), dim=-1), v).view(1, heads * d))
         elif b:
             assert isinstance(plan.decode_slots, torch.Tensor)
-            k = keys[:, plan.decode_slots].transpose(0, 1)  # [B, NKV, Smax, D]
-            v = values[:, plan.decode_slots].transpose(0, 1)
+            rows, longest = plan.decode_slots.shape
+            k = keys.index_select(1, plan.decode_slots.flatten()).view(kv_heads, rows, longest, d).transpose(0, 1)  # [B, NKV, Smax, D]
+            v = values.index_select(1, plan.decode_slots.flatten()).view(kv_heads, rows, longest, d).transpose(0, 1)
             out = F.scaled_dot_product_attention(queries[:b, :, None, :], k, v, attn_mask=plan.decode_mask, enable_gqa=heads != kv_heads)
             parts.append(out.reshape(b, heads * d))  # [B, NH, 1, D] -> [B, NH * D]
         for prefill in plan.prefills:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
-            k, v = keys[:, prefill.key_slots][None], values[:, prefill.key_slots][None]  # [1, NKV, S, D]
+            k, v = _slots(keys, prefill.key_slots)[None], _slots(values, prefill.key_slots)[None]  # [1, NKV, S, D]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
                                                  enable_gqa=heads != kv_heads)  # fmt: skip
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _slots(store: torch.Tensor, slots: torch.Tensor | slice) -> torch.Tensor:
+    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice; index_select copies rows far faster than indexing."""
+    return store[:, slots] if isinstance(slots, slice) else store.index_select(1, slots)

@@ -28,6 +28,11 @@ class StepPlan:
     write_slots: torch.Tensor  # [N] long, where each row's key and value go
     decode_rows: int  # B: rows [0, B) are single-token chunks
     decode_each: tuple[torch.Tensor | slice, ...]  # per decode row, the KV slots of its sequence [S_b]
+    # the slots of the decode rows whose pages are not consecutive, side by side [sum S_b], gathered in
+    # one call per layer; decode_spans[row] is that row's part of them (a row with consecutive pages:
+    # its slice of the store itself)
+    decode_gather: torch.Tensor | None
+    decode_spans: tuple[slice, ...]
     decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
     decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
     prefills: tuple[PrefillPlan, ...]
@@ -70,12 +75,15 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
             sample_rows.append(row + chunk.count - 1)
     decode_slots, decode_mask = _decode_slots(decode_tables, page_size)
     decode_each = tuple(decode_slots if len(decode_tables) == 1 else slots_of(t, n, page_size) for t, n in decode_tables)
+    decode_gather, decode_spans = _gather_spans(decode_each)
     return StepPlan(
         token_ids=token_ids,
         positions=torch.tensor(positions, dtype=torch.long),
         write_slots=torch.tensor(write_slots, dtype=torch.long),
         decode_rows=len(decode_tables),
         decode_each=decode_each,
+        decode_gather=decode_gather,
+        decode_spans=decode_spans,
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=tuple(prefills),
@@ -101,3 +109,15 @@ def _decode_slots(decode: list[tuple[list[int], int]], page_size: int) -> tuple[
         return slots, None
     mask = torch.arange(longest)[None, :] < torch.tensor(lengths)[:, None]  # [B, Smax]
     return slots, mask[:, None, None, :]
+
+
+def _gather_spans(each: tuple[torch.Tensor | slice, ...]) -> tuple[torch.Tensor | None, tuple[slice, ...]]:
+    spans, parts, offset = [], [], 0
+    for slots in each:
+        if isinstance(slots, slice):
+            spans.append(slots)
+            continue
+        spans.append(slice(offset, offset + len(slots)))
+        parts.append(slots)
+        offset += len(slots)
+    return (torch.cat(parts) if parts else None), tuple(spans)
