@@ -14,6 +14,20 @@ read, outputs written) and TFLOP/s for the matmuls, next to
 The device's measured copy bandwidth (read + write of a 1 GiB buffer) is printed first; the
 decode GEMV's share of it is the figure the issue's ">= 70% of the memory-bandwidth limit" asks for.
 Without --quick a sweep of GEMV and GEMM tile sizes follows (the defaults were chosen without a GPU).
+
+    python bench/bench_triton.py --engine [--engine-only] [--model PATH] [--peak-gbs N] [--device cuda]
+
+`--engine` adds the whole engine on the Triton path (kernels/engine/, `EngineConfig(device="cuda")`)
+on a GGUF model (default: the cached SmolLM2-135M-Instruct Q4_1; `orgide models pull` fetches it):
+  - batch-1 decode tokens/s (256 tokens after a short chat prompt) and its memory-bandwidth fraction:
+    bytes read per token (every weight the step reads, plus the KV cache at the mean context) times
+    tokens/s, over the card's peak (`--peak-gbs`, else a table of known cards) and over the measured
+    copy bandwidth;
+  - the org workload (bench/bench_engine.py's prompts: a ~1,000-token shared brief, a ~30-token
+    question per agent, 64 generated tokens each) for 8 and 16 agents at once: wall time, aggregate
+    tokens/s, time to first token.
+Wall and process CPU seconds are printed side by side. `--device cpu` runs the same engine figures on
+the CPU path (to check the script without a GPU; its bandwidth figures are not printed).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,23 +206,117 @@ def bench_attention(quick: bool) -> None:
             del k_cache, v_cache
 
 
+PEAK_GBS = {"H200": 4800, "H100 SXM": 3350, "H100 80GB HBM3": 3350, "H100 PCIe": 2000, "H100 NVL": 3900, "A100-SXM4-80GB": 2039,
+            "A100 80GB PCIe": 1935, "A100-SXM4-40GB": 1555, "A100-PCIE-40GB": 1555, "L40S": 864, "L4": 300, "A10": 600,
+            "RTX 4090": 1008, "RTX 3090": 936, "MI300X": 5300, "MI250X": 3277}  # fmt: skip  # datasheet GB/s
+
+
+def nominal_peak(device_name: str) -> float | None:
+    """The datasheet bandwidth of a known card (the longest table name found in torch's device name)."""
+    matches = [name for name in PEAK_GBS if name.lower() in device_name.lower()]
+    return float(PEAK_GBS[max(matches, key=len)]) if matches else None
+
+
+def default_model() -> Path | None:
+    from kernels import DEFAULT_MODEL, KernelsError, resolve_model
+
+    try:
+        return Path(resolve_model(DEFAULT_MODEL))
+    except KernelsError:
+        return None
+
+
+def engine_figure(name: str, wall: float, cpu: float, **figures: object) -> None:
+    RESULTS.append({"kernel": "engine", "shape": name, "wall_s": wall, "cpu_s": cpu, **figures})
+    more = "".join(f"  {k} {v:.4g}" if isinstance(v, float) else f"  {k} {v}" for k, v in figures.items())
+    print(f"  {name:<28} wall {wall:8.3f} s  cpu {cpu:8.3f} s{more}", flush=True)
+
+
+def bench_engine(model_path: Path, device: str, peak: float | None, copy_gbs: float | None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.bench_engine import workload
+    from kernels import LocalModel, SamplingParams
+    from kernels.engine import DeviceModel, EngineConfig
+
+    started = time.perf_counter()
+    model = LocalModel.load(model_path, engine=EngineConfig(device=device))
+    print(f"\nthe engine on {model.stats().backend}: {model_path.name}, loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    c = model.model.config
+    prompt = model.encode_chat([{"role": "user", "content": "Write a long story about a bakery that ships bread to the moon."}])
+    model.generate(prompt, SamplingParams(max_tokens=8, ignore_eos=True))  # compile and warm every kernel
+    decode = 256
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = model.generate(prompt + [1], SamplingParams(max_tokens=decode, ignore_eos=True))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rate = (result.completion_tokens - 1) / result.decode_seconds
+    figures: dict[str, object] = {"tokens/s": rate, "ms/token": 1000 / rate}
+    if isinstance(model.model, DeviceModel):
+        kv_bytes = 2 * c.layers * c.kv_heads * c.head_dim * model.model.dtype.itemsize * (len(prompt) + decode / 2)  # keys + values at the mean context
+        per_token = model.model.bytes_per_token() + kv_bytes
+        figures["MB/token"] = per_token / 1e6
+        figures["GB/s"] = per_token * rate / 1e9
+        if peak:
+            figures["of_peak"] = f"{per_token * rate / 1e9 / peak:.1%} of {peak:.0f} GB/s"
+        if copy_gbs:
+            figures["of_copy"] = f"{per_token * rate / 1e9 / copy_gbs:.1%} of {copy_gbs:.0f} GB/s"
+    engine_figure(f"batch-1 decode, {decode} tokens", wall, cpu, **figures)
+    for agents in (8, 16):
+        prompts = workload(model_path, agents, prefix_tokens=1000, tail_tokens=30)
+        params = SamplingParams(max_tokens=64, ignore_eos=True)
+        model.close()
+        model = LocalModel.load(model_path, engine=EngineConfig(device=device))  # a cold prefix cache
+        model.generate(prompt[:8], SamplingParams(max_tokens=2))
+        wall, cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(agents) as pool:
+            results = list(pool.map(lambda p: model.generate(p, params), prompts))  # noqa: B023
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        ttfts = sorted(r.prefill_seconds for r in results)
+        generated = sum(r.completion_tokens for r in results)
+        engine_figure(f"org workload, {agents} agents", wall, cpu, **{
+            "tokens/s": generated / wall, "ttft_first_s": ttfts[0], "ttft_median_s": ttfts[len(ttfts) // 2],
+            "cached_tokens": model.stats().cached_tokens,
+        })  # fmt: skip
+    model.close()
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Triton kernels vs torch on a GPU")
+    parser = argparse.ArgumentParser(description="Triton kernels vs torch on a GPU, and the engine on the Triton path")
     parser.add_argument("--quick", action="store_true", help="fewer shapes (a few minutes less)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--engine", action="store_true", help="also run the whole engine on a model (see above)")
+    parser.add_argument("--engine-only", action="store_true", help="only the engine figures (implies --engine)")
+    parser.add_argument("--model", type=Path, help="the GGUF file for --engine (default: the cached SmolLM2-135M Q4_1)")
+    parser.add_argument("--peak-gbs", type=float, help="the card's peak memory bandwidth in GB/s (default: known cards)")
+    parser.add_argument("--device", default="cuda", help="the engine's device for --engine (cpu: check the script without a GPU)")
     args = parser.parse_args()
-    refuse_without_gpu()
-    import triton
+    engine = args.engine or args.engine_only
+    model_path = args.model or default_model()
+    if engine and (model_path is None or not model_path.is_file()):
+        parser.error(f"--engine needs a model file: {model_path or 'smollm2-135m-instruct is not cached'} "
+                     "(give --model PATH, or run `orgide models pull smollm2-135m-instruct`)")  # fmt: skip
+    if args.device != "cpu" or not args.engine_only:
+        refuse_without_gpu()
+    name, ceiling = "cpu", None
+    if args.device != "cpu" or not args.engine_only:
+        import triton
 
-    print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}, triton {triton.__version__}")
-    ceiling = copy_bandwidth()
-    bench_matmuls(args.quick, ceiling)
-    bench_elementwise(args.quick)
-    bench_attention(args.quick)
-    if not args.quick:
-        sweep_tiles()
+        name = torch.cuda.get_device_name()
+        print(f"device: {name}; torch {torch.__version__}, triton {triton.__version__}")
+        ceiling = copy_bandwidth()
+    if not args.engine_only:
+        bench_matmuls(args.quick, ceiling)
+        bench_elementwise(args.quick)
+        bench_attention(args.quick)
+        if not args.quick:
+            sweep_tiles()
+    if engine:
+        assert model_path is not None
+        peak = args.peak_gbs or nominal_peak(name)
+        print(f"peak bandwidth: {f'{peak:.0f} GB/s' if peak else 'unknown (give --peak-gbs)'}")
+        bench_engine(model_path, args.device, peak, ceiling)
     if args.json:
-        args.json.write_text(json.dumps({"device": torch.cuda.get_device_name(), "results": RESULTS}, indent=1))
+        args.json.write_text(json.dumps({"device": name, "results": RESULTS}, indent=1))
     return 0
 
 

@@ -7,7 +7,10 @@
 #      from $WHEELHOUSE (a folder of wheels, for machines without a registry; fill it beforehand with
 #      `pip download --no-deps -d bench/wheels gguf==0.19.0 platformdirs==4.14.8`), else from PyPI;
 #   3. runs tests/kernels/triton on the GPU (TRITON_INTERPRET unset: compiled kernels, bfloat16 dots
-#      included), then bench/bench_triton.py.
+#      included; test_engine_triton.py runs the whole engine on the Triton path), then
+#      bench/bench_triton.py, with --engine (batch-1 decode and its bandwidth fraction, the 8- and
+#      16-agent org workload) when a model is there: $MODEL (a GGUF path), else the cached
+#      SmolLM2-135M-Instruct Q4_1 (`orgide models pull` beforehand; the GPU machine may have no network).
 # Figures go to $OUT if set (else bench/gpu_check_out/): tests.txt, junit.xml, bench.txt, bench.json,
 # environment.txt. Usage: bash bench/gpu_check.sh [--quick]   (exit 0 only if tests and bench pass)
 set -uo pipefail
@@ -41,8 +44,9 @@ fi
 
 MISSING=$("$PY" - <<'EOF'
 import importlib.util
-needed = {"numpy": "numpy", "gguf": "gguf", "tokenizers": "tokenizers", "jinja2": "jinja2", "platformdirs": "platformdirs",
-          "pytest": "pytest", "hypothesis": "hypothesis", "pytest_timeout": "pytest-timeout"}
+needed = {"numpy": "numpy", "gguf": "gguf", "yaml": "pyyaml", "tqdm": "tqdm", "tokenizers": "tokenizers", "jinja2": "jinja2",
+          "markupsafe": "markupsafe", "platformdirs": "platformdirs", "pytest": "pytest", "hypothesis": "hypothesis",
+          "pytest_timeout": "pytest-timeout"}
 print(" ".join(dist for module, dist in needed.items() if importlib.util.find_spec(module) is None))
 EOF
 )
@@ -75,6 +79,12 @@ TESTS=${PIPESTATUS[0]}
 echo "== bench/bench_triton.py"
 BENCH_ARGS=(--json "$OUT_DIR/bench.json")
 [ "$QUICK" = "--quick" ] && BENCH_ARGS+=(--quick)
+ENGINE_MODEL=${MODEL:-$("$PY" -c 'from kernels import DEFAULT_MODEL, resolve_model; print(resolve_model(DEFAULT_MODEL))' 2>/dev/null)}
+if [ -n "$ENGINE_MODEL" ] && [ -f "$ENGINE_MODEL" ]; then
+    BENCH_ARGS+=(--engine --model "$ENGINE_MODEL")
+else
+    echo "gpu_check: no model for the engine bench (set MODEL=/path/to/model.gguf); kernel figures only"
+fi
 "$PY" bench/bench_triton.py "${BENCH_ARGS[@]}" 2>&1 | tee "$OUT_DIR/bench.txt"
 BENCH=${PIPESTATUS[0]}
 

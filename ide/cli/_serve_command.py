@@ -30,11 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="allow --host to be an address other machines can reach (the token is then all that guards it)")  # fmt: skip
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="also accept requests whose Host header is NAME (with --allow-remote)")  # fmt: skip
+    serve.add_argument("--device", default=None, metavar="DEVICE",
+                       help="where the model runs: auto (the Triton kernels on a CUDA/ROCm GPU if there is one, else the "
+                            "CPU), cpu, cuda or cuda:N (default: $ORGIDE_DEVICE, else auto)")  # fmt: skip
     serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from kernels import DEFAULT_MODEL, KernelsError, LocalModel, ModelNotFoundError, resolve_model
+    from kernels import DEFAULT_MODEL, EngineConfig, KernelsError, LocalModel, ModelNotFoundError, resolve_model
     from kernels.server import TOKEN_ENV, ServerConfigError, ServerSettings, new_token, start_server, token_from_environment
 
     token, token_source = args.token, "--token"
@@ -52,7 +55,12 @@ def _serve(args: argparse.Namespace) -> int:
               "the token can use the model", file=sys.stderr)  # fmt: skip
     name = args.model or DEFAULT_MODEL
     try:
-        model = LocalModel.load(resolve_model(name))
+        engine = EngineConfig() if args.device is None else EngineConfig(device=args.device)
+    except ValueError as problem:
+        print(f"orgide serve: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        model = LocalModel.load(resolve_model(name), engine=engine)
     except ModelNotFoundError as problem:
         print(f"orgide serve: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -74,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
             except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
                 pass
         print(f"orgide serve: model {model.name} ({model.path}), context {model.context_length} tokens", flush=True)
+        print(f"orgide serve: backend: {model.stats().backend}", flush=True)
         print(f"orgide serve: token {settings.token}" if generated else f"orgide serve: token from {token_source}", flush=True)
         print(f"orgide serve: listening on {server.base_url}", flush=True)
         try:

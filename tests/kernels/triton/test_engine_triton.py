@@ -13,6 +13,9 @@ just repeats its last token, which any path gets right.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -160,3 +163,18 @@ def test_device_names_are_checked_and_the_environment_sets_the_default(monkeypat
     monkeypatch.setenv("ORGIDE_DEVICE", "tpu")
     with pytest.raises(ValueError, match="'tpu'"):
         EngineConfig()
+
+
+def serve(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ORGIDE_DEVICE"}
+    return subprocess.run([sys.executable, "-m", "ide", "serve", "--port", "0", *args], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=Path(__file__).resolve().parents[3], check=False)  # fmt: skip
+
+
+def test_serve_refuses_an_unknown_device_as_bad_usage_and_an_unavailable_gpu_with_the_reason(gguf_files: dict[str, Path]) -> None:
+    model = str(gguf_files["llama-q4_1-untied"])
+    unknown = serve("--model", model, "--device", "gpu")
+    assert unknown.returncode == 2 and "device 'gpu' is not one of" in unknown.stderr
+    if not kt.available():
+        refused = serve("--model", model, "--device", "cuda")
+        assert refused.returncode == 1 and "cannot run here: " in refused.stderr
