@@ -61,12 +61,13 @@ def resolve_backend(device: str) -> Backend:
 
 
 def load_model(file: GGUFFile, vocab_size: int, device: str, mode: LinearMode = "fused",
-               max_positions: int | None = None) -> LlamaModel | DeviceModel:  # fmt: skip
-    """The model for the backend `device` names: CPU packs, or device weights from the file's raw blocks."""
+               max_positions: int | None = None, dtype: torch.dtype | None = None) -> LlamaModel | DeviceModel:  # fmt: skip
+    """The model for the backend `device` names: CPU packs, or device weights from the file's raw blocks
+    (`dtype`: see `DeviceModel`)."""
     backend = resolve_backend(device)
     if backend.kind == "cpu":
         return LlamaModel.load(file, vocab_size, mode, max_positions)
-    return DeviceModel.load(file, vocab_size, backend.device, backend.description, max_positions=max_positions)
+    return DeviceModel.load(file, vocab_size, backend.device, backend.description, max_positions=max_positions, dtype=dtype)
 
 
 def backend_description(model: LlamaModel | DeviceModel) -> str:

@@ -126,6 +126,8 @@ class DeviceModel:
              *, max_positions: int | None = None, dtype: torch.dtype | None = None) -> DeviceModel:  # fmt: skip
         device = torch.device(device)
         dtype = dtype or (torch.float32 if device.type == "cpu" else torch.bfloat16)
+        if dtype not in (torch.float16, torch.bfloat16, torch.float32):
+            raise ValueError(f"the Triton path computes in float16, bfloat16 or float32, not {dtype}")
         config = config_from_metadata(file.metadata, vocab_size, file.path)
         weights = _Weights(file, device, dtype)
         h, d, nh, nkv, f = config.hidden, config.head_dim, config.heads, config.kv_heads, config.ffn

@@ -42,6 +42,7 @@ class EngineConfig:
     ops: Ops | None = None  # the per-layer ops; None: the model's backend's (TorchOps, or TritonOps for a DeviceModel)
     # where `LocalModel.load` runs the model (kernels/engine/_backend.py): auto, cpu, cuda[:N], interpreter
     device: str = field(default_factory=lambda: os.environ.get(DEVICE_ENV) or "auto")
+    dtype: torch.dtype | None = None  # the Triton path's KV cache and prefill activations; None: bfloat16 on a GPU
 
     def __post_init__(self) -> None:
         check_device_name(self.device)

@@ -46,12 +46,17 @@ def gguf_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: write_tiny_llama_gguf(folder / f"{name}.gguf", spec) for name, spec in SPECS.items()}
 
 
+def triton_config(dtype: torch.dtype | None = torch.float32) -> EngineConfig:
+    """float32 unless asked: exact token comparisons need it (a GPU's default is bfloat16)."""
+    return EngineConfig(device=TRITON_DEVICE, page_size=4, dtype=dtype)
+
+
 @pytest.fixture
 def pair(request: pytest.FixtureRequest, gguf_files: dict[str, Path]) -> Iterator[tuple[LocalModel, LocalModel]]:
-    """(the CPU path, the Triton path) on one file."""
-    path = gguf_files[getattr(request, "param", "llama-q4_1-untied")]
-    cpu = LocalModel.load(path, engine=EngineConfig(device="cpu"))
-    triton = LocalModel.load(path, engine=EngineConfig(device=TRITON_DEVICE, page_size=4))
+    """(the CPU path, the Triton path) on one file; request.param: (file name, the Triton path's dtype)."""
+    name, dtype = getattr(request, "param", ("llama-q4_1-untied", torch.float32))
+    cpu = LocalModel.load(gguf_files[name], engine=EngineConfig(device="cpu"))
+    triton = LocalModel.load(gguf_files[name], engine=triton_config(dtype))
     yield cpu, triton
     cpu.close()
     triton.close()
@@ -75,18 +80,24 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=0))
 
 
+# on a GPU also its default 16-bit width (the interpreter computes bfloat16 dots wrongly, see support.py)
+LOGIT_CASES = [(name, torch.float32) for name in SPECS] + ([(name, None) for name in SPECS] if ON_GPU else [])
+
+
 @needs_triton
-@pytest.mark.parametrize("pair", list(SPECS), indirect=True)
+@pytest.mark.parametrize("pair", LOGIT_CASES, indirect=True, ids=lambda case: f"{case[0]}-{case[1] or 'default'}")
 def test_prefill_and_decode_logits_agree_with_the_cpu_path(pair: tuple[LocalModel, LocalModel]) -> None:
     cpu, triton = pair
     assert isinstance(triton.model, DeviceModel) and triton.stats().backend.startswith("triton")
+    exact = triton.model.dtype == torch.float32
     ids = cpu.tokenizer.encode("hello the world is blue")
     cpu_prefill, cpu_decode = prefill_then_decode_logits(cpu, ids, then=40)
     prefill, decode = prefill_then_decode_logits(triton, ids, then=40)
     assert prefill.device.type == "cpu" and prefill.dtype == torch.float32 and prefill.shape == cpu_prefill.shape
     assert cosine(prefill, cpu_prefill) >= 0.999
     assert cosine(decode, cpu_decode) >= 0.999
-    assert int(prefill.argmax()) == int(cpu_prefill.argmax()) and int(decode.argmax()) == int(cpu_decode.argmax())
+    if exact:
+        assert int(prefill.argmax()) == int(cpu_prefill.argmax()) and int(decode.argmax()) == int(cpu_decode.argmax())
     assert cosine(decode, prefill) < 0.99  # the decode step saw the new token: not the same logits again
 
 
@@ -124,7 +135,7 @@ def test_a_shared_prefix_is_computed_once_and_the_warm_output_equals_a_cold_run(
     after = triton.stats()
     assert warm.cached_tokens == 10
     assert after.prefill_tokens - before.prefill_tokens == 5  # only the suffix
-    cold_model = LocalModel.load(gguf_files["llama-q4_1-untied"], engine=EngineConfig(device=TRITON_DEVICE, page_size=4))
+    cold_model = LocalModel.load(gguf_files["llama-q4_1-untied"], engine=triton_config())
     try:
         cold = cold_model.generate(second, params)
     finally:
@@ -171,10 +182,11 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, env=env, cwd=Path(__file__).resolve().parents[3], check=False)  # fmt: skip
 
 
-def test_serve_refuses_an_unknown_device_as_bad_usage_and_an_unavailable_gpu_with_the_reason(gguf_files: dict[str, Path]) -> None:
+def test_serve_refuses_an_unavailable_gpu_with_the_reason_and_an_unknown_device_as_bad_usage(gguf_files: dict[str, Path]) -> None:
     model = str(gguf_files["llama-q4_1-untied"])
-    unknown = serve("--model", model, "--device", "gpu")
-    assert unknown.returncode == 2 and "device 'gpu' is not one of" in unknown.stderr
-    if not kt.available():
+    if not kt.available():  # one process only: starting the CLI costs seconds
         refused = serve("--model", model, "--device", "cuda")
-        assert refused.returncode == 1 and "cannot run here: " in refused.stderr
+        assert refused.returncode == 1 and "device 'cuda' asks for the Triton path, which cannot run here: " in refused.stderr
+    else:
+        unknown = serve("--model", model, "--device", "gpu")
+        assert unknown.returncode == 2 and "device 'gpu' is not one of" in unknown.stderr
