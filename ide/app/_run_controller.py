@@ -1,7 +1,10 @@
 """Runs from the IDE: `Runner.stream` driven on the Qt loop (qasync), its events handed out as a Qt signal.
 
-Before a run, off the UI thread: the stored API keys are given to litellm (in memory) and the local
-engine is registered when a `local/` model is used. Whether the org's own code may run comes from
+Before a run, off the UI thread: the stored API keys are given to litellm (in memory), the local
+engine is registered when a `local/` model is used, and ray is imported when the run uses the Ray
+executor (its import takes seconds; the executor then starts or joins the cluster on a worker thread
+too, so the Qt loop never waits for the cluster). The run options (executor, Ray address, model
+servers) are this machine's settings, passed in by the window. Whether the org's own code may run comes from
 the trust decision the window passes in (RunConfig.trusted; org tools are read from the org folder
 only then). Human seats wait at a HumanDesk until `answer_human` (the run console's reply box).
 """
@@ -9,6 +12,8 @@ only then). Human seats wait at a HumanDesk until `answer_human` (the run consol
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +24,7 @@ from orgruntime.vcs import head_commit, is_dirty
 
 from ide.app._errors import report
 from ide.app._local_engine import LocalEngine
+from ide.app._run_options import RAY, RunOptions, executor_factory
 from ide.app._secrets import apply_keys
 
 if TYPE_CHECKING:  # the run engine is imported with the first run, not at start-up
@@ -40,6 +46,7 @@ class RunController(QObject):
         self.stream: RunStream | None = None
         self.task: asyncio.Task[None] | None = None
         self.last_finished: RunFinished | None = None
+        self.options = RunOptions()  # of the current (or last) run
         self._active = False
 
     @property
@@ -55,10 +62,11 @@ class RunController(QObject):
         return self._active
 
     def start(self, org: Org, folder: Path, task: str, *, trusted: bool, model: str | None = None,
-              default_model: str | None = None) -> asyncio.Task[None]:
+              default_model: str | None = None, options: RunOptions | None = None) -> asyncio.Task[None]:
         """Start a run on the running asyncio loop; refuses a second concurrent run."""
         if self.running:
             raise RuntimeError("a run is already going; stop it first")
+        self.options = options or RunOptions()
         if model is None and default_model and any(org.model_of(a.id) is None for a in org.agents):
             model = default_model  # the org names no model for some agent: the IDE's default fills in
         self.task = asyncio.get_running_loop().create_task(self._run(org, folder, task, trusted, model), name="orgide run")
@@ -88,8 +96,10 @@ class RunController(QObject):
         finished: RunFinished | None = None
         try:
             uses_local = any((model or org.model_of(a.id) or "").startswith("local/") for a in org.agents)
-            await asyncio.to_thread(self._prepare, uses_local)
-            config = RunConfig(model=model, trusted=trusted, human=self.desk)
+            options = self.options
+            await asyncio.to_thread(self._prepare, uses_local, options.executor == RAY)
+            config = RunConfig(model=model, trusted=trusted, human=self.desk, executor=executor_factory(options),
+                               model_servers=options.model_servers)
             self.stream = Runner(config).stream(org, task, runs_dir=folder / RUNS_DIR, provenance=_provenance(folder),
                                                 org_dir=folder)
             self.started.emit(self.stream)
@@ -120,10 +130,16 @@ class RunController(QObject):
         except Exception as error:  # noqa: BLE001 - a view failing must not end the run
             report(error, "showing a run event")
 
-    def _prepare(self, uses_local: bool) -> None:
+    def _prepare(self, uses_local: bool, uses_ray: bool) -> None:
         apply_keys()
         if uses_local:
             self.engine.ensure_registered()
+        if uses_ray:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # as the executor sets it: nothing leaves the machine
+            try:
+                importlib.import_module("ray")
+            except ImportError:
+                pass  # the executor cannot start: the run ends failed, with the reason in the console
 
 
 def _provenance(folder: Path) -> Provenance:

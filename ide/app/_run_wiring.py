@@ -2,20 +2,24 @@
 
 The console asks (run, stop, pause, resume, step, answer a human seat, replay, compare); the controller
 runs; every event goes to the console and the graph overlay; past runs come from the org's run logs.
+The console's executor picker shows this machine's run options and stores every valid edit of them;
+a finished run's run.json completes where its agents ran.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from orgruntime.run import RunError, list_runs, load_events, read_info
+from orgruntime.run import RunError, RunStarted, list_runs, load_events, read_info
 from widgets.run_console import RunConsole, RunOverlay
 
 from ide.app._errors import guarded
 from ide.app._run_controller import RUNS_DIR, RunController
+from ide.app._run_options import RAY, RAY_INSTALL_HINT, ray_address_problem, ray_available
 
 if TYPE_CHECKING:
     from ide.app._main_window import MainWindow
@@ -31,6 +35,11 @@ class RunWiring(QObject):
         self.overlay = RunOverlay(window.editor)
         models = [window.settings.default_model, "local/smollm2-135m-instruct"]
         self.console.set_models(dict.fromkeys(m for m in models if m))
+        picker = self.console.executor_picker
+        picker.set_address_check(ray_address_problem)
+        picker.set_available(RAY, ray_available(), RAY_INSTALL_HINT)
+        self.show_options()
+        picker.changed.connect(guarded(self._options_edited))
         self.console.run_requested.connect(guarded(self._run_requested))
         self.console.stop_requested.connect(guarded(self.runs.stop))
         self.console.pause_requested.connect(guarded(self.runs.pause))
@@ -55,19 +64,37 @@ class RunWiring(QObject):
                 pass
         self.overlay.clear()
 
+    def show_options(self) -> None:
+        """The stored executor and Ray address (after Settings changed them)."""
+        options = self.window.settings.run_options
+        self.console.executor_picker.set_choice(options.executor, options.ray_address)
+
+    def _options_edited(self, executor: str, address: str) -> None:
+        if self.console.executor_picker.valid:
+            settings = self.window.settings
+            settings.run_options = replace(settings.run_options, executor=executor, ray_address=address)
+
     def _run_requested(self, task: str, model: str) -> None:
+        self._options_edited(self.console.executor_picker.executor, self.console.executor_picker.address_text)
         self.window.commands.start_run(task, model or None)
 
     def _event(self, event) -> None:
         self.console.feed(event)
+        if isinstance(event, RunStarted) and not event.resumed:
+            self.console.set_placement({"executor": self.runs.options.executor})
         self.overlay.feed(event)
 
     def _started(self, _stream) -> None:
         self.overlay.clear()
         self.console.set_running(True)
 
-    def _finished(self, _finished) -> None:
+    def _finished(self, finished) -> None:
         self.console.set_running(False)
+        if finished is not None:
+            try:
+                self.console.set_placement(read_info(self.runs_dir / finished.run_id))
+            except RunError:
+                pass  # a run without its run.json shows what its events said
         self.refresh_history()
 
     def refresh_history(self) -> None:

@@ -1,15 +1,19 @@
-"""What the IDE remembers between sessions, in QSettings: recent orgs, window layout, theme, models, engine.
+"""What the IDE remembers between sessions, in QSettings: recent orgs, window layout, theme, models, engine,
+run options (executor, Ray address, model servers: properties of this machine, never of the org).
 
 API keys are never kept here: they live in the OS keyring (see `_secrets`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from ide.app._run_options import EXECUTORS, LOCAL, RunOptions
 
 MAX_RECENT = 10
 DEFAULT_MODEL = "local/smollm2-135m-instruct"
@@ -85,6 +89,21 @@ class AppSettings:
         self.qsettings.setValue("engine/threads", value.threads)
         self.qsettings.setValue("engine/context_size", value.context_size)
 
+    @property
+    def run_options(self) -> RunOptions:
+        """As stored; a hand-edited file with a wrong shape falls back to the defaults for that part."""
+        executor = self.qsettings.value("runs/executor", LOCAL)
+        address = self.qsettings.value("runs/ray_address", "")
+        return RunOptions(executor=executor if executor in EXECUTORS else LOCAL,
+                          ray_address=address.strip() if isinstance(address, str) else "",
+                          model_servers=_servers(self.qsettings.value("runs/model_servers", "{}")))
+
+    @run_options.setter
+    def run_options(self, value: RunOptions) -> None:
+        self.qsettings.setValue("runs/executor", value.executor)
+        self.qsettings.setValue("runs/ray_address", value.ray_address.strip())
+        self.qsettings.setValue("runs/model_servers", json.dumps({model: list(urls) for model, urls in value.model_servers.items()}))
+
     def sync(self) -> None:
         self.qsettings.sync()
 
@@ -95,3 +114,14 @@ def _int(value: object, default: int, low: int, high: int) -> int:
     except ValueError:
         return default
     return min(high, max(low, number))
+
+
+def _servers(value: object) -> dict[str, tuple[str, ...]]:
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {model: tuple(urls) for model, urls in data.items()
+            if isinstance(model, str) and isinstance(urls, list) and urls and all(isinstance(url, str) for url in urls)}

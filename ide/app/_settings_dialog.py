@@ -1,4 +1,5 @@
-"""Settings: provider API keys (OS keyring), default model, model folders, the local engine, the theme."""
+"""Settings: provider API keys (OS keyring), default model, model folders, the local engine, run options
+(executor, Ray address, model servers), the theme."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ide.app._errors import guarded
 from ide.app._pull_dialog import PullDialog
+from ide.app._run_options_page import RunOptionsPage
 from ide.app._secrets import PROVIDERS, SecretError, get_key, set_key
 from ide.app._settings import AppSettings, EngineSettings
 from ide.app._themes import THEMES
@@ -50,6 +52,8 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._providers_page(), "Providers")
         tabs.addTab(self._models_page(), "Models")
         tabs.addTab(self._engine_page(), "Local engine")
+        self.runs_page = RunOptionsPage(settings.run_options, self)
+        tabs.addTab(self.runs_page, "Runs")
         tabs.addTab(self._appearance_page(), "Appearance")
         self.tabs = tabs
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -59,6 +63,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(guarded(self.apply))
         self.buttons = buttons
+        self.runs_page.validity_changed.connect(self._runs_validity)
+        self._runs_validity(self.runs_page.valid)
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         layout.addWidget(self.error)
@@ -148,6 +154,10 @@ class SettingsDialog(QDialog):
     def apply(self) -> bool:
         """Store everything; False (with the message shown) when the keyring refuses."""
         self.error.hide()
+        if not self.runs_page.valid:
+            self.tabs.setCurrentWidget(self.runs_page)
+            self._show_error("Fix the run options first:\n" + "\n".join(self.runs_page.problems()))
+            return False
         try:
             for name, field in self.key_fields.items():
                 if field.text().strip():
@@ -161,6 +171,7 @@ class SettingsDialog(QDialog):
         self.settings.default_model = self.default_model.currentText()
         self.settings.engine = EngineSettings(threads=self.threads.value(), context_size=self.context.value())
         self.settings.theme = self.theme.currentText()
+        self.settings.run_options = self.runs_page.options()
         self.settings.sync()
         self.applied.emit()
         return True
@@ -168,6 +179,11 @@ class SettingsDialog(QDialog):
     def _ok(self) -> None:
         if self.apply():
             self.accept()
+
+    def _runs_validity(self, valid: bool) -> None:
+        for button in (QDialogButtonBox.StandardButton.Ok, QDialogButtonBox.StandardButton.Apply):
+            self.buttons.button(button).setEnabled(valid)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip("" if valid else "Fix the run options (Runs page) first")
 
     def _clear_key(self, name: str) -> None:
         try:

@@ -134,6 +134,8 @@ class WindowCommands:
         w = self.window
         w.set_theme(w.settings.theme, remember=False)
         w.engine.apply_settings(w.settings.engine)
+        if w.run_wiring is not None:
+            w.run_wiring.show_options()
         w.refresh_status()
 
     # --- git ---
@@ -204,7 +206,7 @@ class WindowCommands:
         if not task.strip() or w.session is None:
             return
         w.runs.start(w.session.org, w.session.folder, task.strip(), trusted=w.trust.trusted, model=model,
-                     default_model=w.settings.default_model)
+                     default_model=w.settings.default_model, options=w.settings.run_options)
         self.update_enabled()
 
     # --- help ---

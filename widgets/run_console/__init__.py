@@ -17,10 +17,18 @@ RunConsole(parent=None)
     show_live()              back from a replay to the live run
     show_comparison((info, events), (info, events))
     set_models(models)       the model override's choices
+    set_placement(info)      the live run's run.json ("executor", "placement"): completes the "On Ray: ..." line
+    executor_picker          ExecutorPicker: the executor and Ray address of the next run (Run is disabled
+                             while its address is wrong); the owner calls set_address_check(check),
+                             set_available("ray", False, why), set_choice(executor, address), and reads
+                             .executor / .address_text; changed(executor, address) on every edit
+  Where agents ran: AgentPlaced events (live) and run.json "placement" (replays) show under the status,
+  e.g. "On Ray: host:1a2b3c4d — ceo, engineer"; local runs show nothing. The History tab has an executor column.
 
 RunOverlay(editor: GraphEditor, *, keep_after_finish=False)
   feed(event): agents thinking / queued / waiting for a person / done / failed, a dot along the channel
-  a message travels, spend per agent under its node; clear() (also done when the run finishes).
+  a message travels, spend per agent and "on host:node" (AgentPlaced) under its node; clear() (also done
+  when the run finishes).
 
 Wiring, in the composition root (qasync loop):
 
@@ -42,6 +50,8 @@ Wiring, in the composition root (qasync loop):
 from widgets.run_console._cards import Card, CardKind, TranscriptFold
 from widgets.run_console._comparison import RunComparison
 from widgets.run_console._console import RunConsole
+from widgets.run_console._executor_picker import ExecutorPicker
+from widgets.run_console._placement import Placement
 from widgets.run_console._run_overlay import RunOverlay
 from widgets.run_console._totals import RunTotals
 from widgets.run_console._transcript_model import TranscriptModel
@@ -50,6 +60,8 @@ from widgets.run_console._transcript_view import TranscriptView
 __all__ = [
     "Card",
     "CardKind",
+    "ExecutorPicker",
+    "Placement",
     "RunComparison",
     "RunConsole",
     "RunOverlay",

@@ -14,6 +14,7 @@ from typing import assert_never
 from orgruntime.run import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     BudgetExceeded,
     Event,
     HumanInputRequested,
@@ -89,6 +90,7 @@ class TranscriptFold:
         self._streaming: dict[str, Card] = {}  # agent -> its card being streamed
         self._tools: dict[tuple[str, str], Card] = {}  # (agent, call id) -> tool card
         self._row_of: dict[int, int] = {}  # id(card) -> row, for changed rows
+        self._where: dict[str, str] = {}  # agent -> where it runs (a non-local executor placed it)
 
     def apply(self, event: Event) -> tuple[int | None, list[int]]:
         before = len(self.cards)
@@ -153,6 +155,11 @@ class TranscriptFold:
                 self._streaming.clear()
                 text = status + (f": {error}" if error else "") + (f" — {result}" if result and status != "completed" else "")
                 self._add(Card(CardKind.STATUS, "run", text=text, failed=status not in ("completed", "stopped"), seq=event.seq))
+            case AgentPlaced(agent_id=agent, where=where):
+                before_move = self._where.get(agent)
+                self._where[agent] = where
+                if before_move is not None and before_move != where:  # the first placement shows above the transcript
+                    self._add(Card(CardKind.STATUS, agent, text=f"now runs on {where} (was {before_move})", seq=event.seq))
             case RunPaused() | RunResumed() | AgentActivated():
                 pass
             case _:

@@ -1,5 +1,6 @@
-"""The run console: task and model, Run / Stop / Pause / Step, meters with budget bars, the live transcript
-with filter and search, the reply box for human seats, the run history, replays and comparisons."""
+"""The run console: task, model and executor, Run / Stop / Pause / Step, meters with budget bars, where the
+agents ran, the live transcript with filter and search, the reply box for human seats, the run history,
+replays and comparisons."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from orgruntime.run import Event, HumanInputRequested, MessageSent, RunFinished,
 
 from widgets._inspector import COMMON_MODELS
 from widgets.run_console._comparison import RunComparison
+from widgets.run_console._executor_picker import ExecutorPicker
 from widgets.run_console._history import RunHistory
 from widgets.run_console._meters import Meters
+from widgets.run_console._placement import Placement
 from widgets.run_console._reply_box import ReplyBox
 from widgets.run_console._totals import RunTotals
 from widgets.run_console._transcript_model import TranscriptModel
@@ -44,6 +47,8 @@ class RunConsole(QWidget):
         self.replay_model = TranscriptModel(self)
         self.totals = RunTotals()
         self.replay_totals: RunTotals | None = None
+        self.placement = Placement()
+        self.replay_placement: Placement | None = None
         self.running = False
         self._build()
         self._tick = QTimer(self)
@@ -66,8 +71,13 @@ class RunConsole(QWidget):
         self.pause_button = self._button("Pause", "pauseButton", self._pause_or_resume)
         self.step_button = self._button("Step", "stepButton", self.step_requested.emit)
         self.step_button.setToolTip("Run exactly one activation, then pause again")
+        self.executor_picker = ExecutorPicker(self)
         self.status = QLabel("No run yet", self)
         self.status.setObjectName("runStatus")
+        self.placement_label = QLabel(self)
+        self.placement_label.setObjectName("placement")
+        self.placement_label.setWordWrap(True)
+        self.placement_label.hide()
         self.meters = Meters(self)
         self.view = TranscriptView(self.live_model, self)
         self.agent_filter = QComboBox(self)
@@ -109,11 +119,14 @@ class RunConsole(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.executor_picker)
         layout.addWidget(self.status)
+        layout.addWidget(self.placement_label)
         layout.addWidget(self.meters)
         layout.addWidget(self.tabs, 1)
 
         self.task.returnPressed.connect(self._run)
+        self.executor_picker.validity_changed.connect(lambda _valid: self._update_controls())
         self.agent_filter.currentTextChanged.connect(lambda _text: self._apply_filter())
         self.search.textChanged.connect(lambda _text: self._apply_filter())
         self.live_model.agents_changed.connect(self._agents_changed)
@@ -140,6 +153,8 @@ class RunConsole(QWidget):
             self.reply_box.withdraw()
         self.live_model.feed(event)
         self.totals.apply(event)
+        if self.placement.apply(event) and self.replay_totals is None:
+            self._show_placement(self.placement)
         match event:
             case RunStarted():
                 self._set_status(f"Running {event.run_id}" + (" (resumed)" if event.resumed else ""))
@@ -181,6 +196,12 @@ class RunConsole(QWidget):
         self.meters.set_budget(dict(budget or {}))
         self._refresh_meters()
 
+    def set_placement(self, info: dict) -> None:
+        """The live (or just finished) run's run.json: its "executor" and "placement" complete what events said."""
+        self.placement.load_info(info)
+        if self.replay_totals is None:
+            self._show_placement(self.placement)
+
     def set_history(self, infos: Sequence[dict]) -> None:
         """The logged runs, as orgruntime.run.list_runs gives them (oldest first)."""
         self.history.set_runs(list(infos))
@@ -196,8 +217,12 @@ class RunConsole(QWidget):
         """Show a finished (or cut short) run from its log; the live run goes on underneath."""
         self.replay_model.load(events)
         self.replay_totals = RunTotals()
+        self.replay_placement = Placement()
         for event in events:
             self.replay_totals.apply(event)
+            self.replay_placement.apply(event)
+        self.replay_placement.load_info(info or {})
+        self._show_placement(self.replay_placement)
         self.view.set_source(self.replay_model)
         self._agents_changed(self.replay_model.agents)
         run_id = (info or {}).get("run_id") or self.replay_totals.run_id
@@ -208,7 +233,8 @@ class RunConsole(QWidget):
         self._refresh_meters()
 
     def show_live(self) -> None:
-        self.replay_totals = None
+        self.replay_totals = self.replay_placement = None
+        self._show_placement(self.placement)
         self.view.set_source(self.live_model)
         self._agents_changed(self.live_model.agents)
         self.back_to_live.hide()
@@ -237,6 +263,10 @@ class RunConsole(QWidget):
             self._set_status("Type a task first")
             self.task.setFocus()
             return
+        if not self.executor_picker.valid:
+            self._set_status(self.executor_picker.problem)
+            self.executor_picker.address.setFocus()
+            return
         if not self.running:
             self.run_requested.emit(task, self.selected_model)
 
@@ -245,7 +275,7 @@ class RunConsole(QWidget):
 
     def _update_controls(self) -> None:
         live = self.running and not self.totals.status
-        self.run_button.setEnabled(not self.running)
+        self.run_button.setEnabled(not self.running and self.executor_picker.valid)
         self.stop_button.setEnabled(live)
         self.pause_button.setEnabled(live)
         self.pause_button.setText("Resume" if live and self.totals.paused else "Pause")
@@ -274,6 +304,12 @@ class RunConsole(QWidget):
 
     def _refresh_meters(self) -> None:
         self.meters.show_totals(self.replay_totals or self.totals, time.time())
+
+    def _show_placement(self, placement: Placement) -> None:
+        text = placement.text()
+        self.placement_label.setText(text)
+        self.placement_label.setToolTip(placement.tooltip())
+        self.placement_label.setVisible(bool(text))
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)

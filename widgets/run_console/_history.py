@@ -1,4 +1,5 @@
-"""The run history: every logged run with its status, commit, cost and duration; open one, compare two."""
+"""The run history: every logged run with its status, commit, cost, duration and executor (blank for the
+local one); open one, compare two."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-COLUMNS = ("started", "status", "commit", "cost $", "duration", "steps", "tokens", "task")
+COLUMNS = ("started", "status", "commit", "cost $", "duration", "steps", "tokens", "executor", "task")
+EXECUTOR_COLUMN = COLUMNS.index("executor")
 
 
 class RunHistory(QWidget):
@@ -90,6 +92,7 @@ def _item(info: dict) -> QTreeWidgetItem:
         _duration(totals.get("elapsed_s")),
         str(totals.get("steps", "")),
         str(totals.get("tokens", "")),
+        _executor(info.get("executor")),
         " ".join(str(info.get("task", "")).split())[:80],
     )
     item = QTreeWidgetItem(list(values))
@@ -98,7 +101,15 @@ def _item(info: dict) -> QTreeWidgetItem:
     item.setToolTip(len(COLUMNS) - 1, str(info.get("task", "")))
     if info.get("error"):
         item.setToolTip(1, str(info["error"]))
+    placement = info.get("placement")
+    if values[EXECUTOR_COLUMN] and isinstance(placement, dict):
+        item.setToolTip(EXECUTOR_COLUMN, "\n".join(f"{agent}: {where}" for agent, where in sorted(placement.items()) if where))
     return item
+
+
+def _executor(name: object) -> str:
+    """The executor's name; blank for the local one (the default: no clutter) and for runs from before executors."""
+    return name if isinstance(name, str) and name != "local" else ""
 
 
 def _when(stamp: object) -> str:

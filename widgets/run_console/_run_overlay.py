@@ -1,13 +1,16 @@
-"""The live run on the graph: which agents are thinking, which channel a message travels, spend per agent.
-It folds the same events as the console and drives the graph editor's overlay API; cleared when the run ends."""
+"""The live run on the graph: which agents are thinking, which channel a message travels, spend per agent and,
+on a cluster, where each agent runs ("on host:node" under its node). It folds the same events as the console
+and drives the graph editor's overlay API; cleared when the run ends."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QFont, QFontMetrics
 
 from orgruntime.run import (
     AgentActivated,
     AgentFailed,
+    AgentPlaced,
     Event,
     HumanInputRequested,
     LLMCallFinished,
@@ -18,12 +21,14 @@ from orgruntime.run import (
     ToolCalled,
 )
 
+from widgets._geometry import NODE_WIDTH
 from widgets._graph_editor import GraphEditor
 from widgets._node_item import RunState
 from widgets.run_console._totals import Spend, spend_text
 
 MESSAGING = frozenset({"send_message", "finish"})
 USER = "user"
+LINE_FONT_POINTS = 8  # the node's spend line
 
 
 class RunOverlay(QObject):
@@ -37,6 +42,10 @@ class RunOverlay(QObject):
         self.keep_after_finish = keep_after_finish
         self.states: dict[str, RunState] = {}
         self.spend: dict[str, Spend] = {}
+        self.where: dict[str, str] = {}
+        font = QFont()
+        font.setPointSizeF(LINE_FONT_POINTS)
+        self._metrics = QFontMetrics(font)
         self._mail: dict[str, int] = {}  # unread messages per idle agent
 
     def feed(self, event: Event) -> None:
@@ -55,7 +64,7 @@ class RunOverlay(QObject):
                 spend.steps += 1
                 spend.tokens += event.prompt_tokens + event.completion_tokens
                 spend.cost_usd += event.cost_usd
-                self.editor.set_spend(agent, spend_text(spend))
+                self._show_line(agent)
                 if all(call.name in MESSAGING for call in calls):  # the activation ends with this answer
                     self._set(agent, RunState.QUEUED if self._mail.get(agent) else RunState.DONE)
             case MessageSent(sender=sender, recipient=recipient):
@@ -71,6 +80,9 @@ class RunOverlay(QObject):
                 self._set(agent, RunState.WAITING)
             case AgentFailed(agent=agent):
                 self._set(agent, RunState.FAILED)
+            case AgentPlaced(agent_id=agent, where=where):
+                self.where[agent] = where
+                self._show_line(agent)
             case RunFinished():
                 if self.keep_after_finish:
                     for agent_id in list(self.states):
@@ -83,7 +95,17 @@ class RunOverlay(QObject):
 
     def clear(self) -> None:
         self.editor.clear_run()
-        self.states, self.spend, self._mail = {}, {}, {}
+        self.states, self.spend, self.where, self._mail = {}, {}, {}, {}
+
+    def line(self, agent_id: str) -> str:
+        """What shows under the agent's node: its spend, then where it runs (elided to the node's width)."""
+        parts = [spend_text(self.spend[agent_id])] if agent_id in self.spend else []
+        if agent_id in self.where:
+            parts.append(f"on {self.where[agent_id]}")
+        return self._metrics.elidedText(" · ".join(parts), Qt.TextElideMode.ElideMiddle, int(NODE_WIDTH))
+
+    def _show_line(self, agent_id: str) -> None:
+        self.editor.set_spend(agent_id, self.line(agent_id))
 
     def _set(self, agent_id: str, state: RunState) -> None:
         if self.states.get(agent_id) is not state:
