@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from kernels import DEFAULT_MODEL, EngineConfig, KernelsError, LocalModel, ModelNotFoundError, resolve_model
+    from kernels.engine import default_device
     from kernels.server import TOKEN_ENV, ServerConfigError, ServerSettings, new_token, start_server, token_from_environment
 
     token, token_source = args.token, "--token"
@@ -55,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
               "the token can use the model", file=sys.stderr)  # fmt: skip
     name = args.model or DEFAULT_MODEL
     try:
-        engine = EngineConfig() if args.device is None else EngineConfig(device=args.device)
+        engine = EngineConfig(device=args.device or default_device())
     except ValueError as problem:
         print(f"orgide serve: {problem}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,7 @@ constrained decoding. `Engine` ties them together on one thread.
 The scheduler, page manager and sequence import no torch.
 """
 
-from kernels.engine._backend import DEVICE_ENV, Backend, load_model, resolve_backend
+from kernels.engine._backend import DEVICE_ENV, Backend, default_device, load_model, resolve_backend
 from kernels.engine._device_model import DeviceModel
 from kernels.engine._engine import Engine, EngineConfig, EngineStats
 from kernels.engine._ops import Ops, PagedKV, TorchOps
@@ -44,6 +44,7 @@ __all__ = [
     "TorchOps",
     "TritonKV",
     "TritonOps",
+    "default_device",
     "load_model",
     "resolve_backend",
 ]

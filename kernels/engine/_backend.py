@@ -1,7 +1,8 @@
 """Which backend runs the model: the CPU path (`LlamaModel`, `TorchOps`) or the Triton path
 (`DeviceModel`, `TritonOps`) on a CUDA or ROCm GPU.
 
-Device names (`EngineConfig.device`, `orgide serve --device`, $ORGIDE_DEVICE):
+Device names (`EngineConfig.device`, `orgide serve --device`, $ORGIDE_DEVICE, which an empty
+`EngineConfig.device` defers to; neither set: auto):
     auto         the Triton path where `kernels.triton.available()`, else the CPU path
     cpu          the CPU path
     cuda, cuda:N the Triton path on that GPU (ROCm torch calls its GPUs cuda too); refused with the
@@ -11,6 +12,7 @@ Device names (`EngineConfig.device`, `orgide serve --device`, $ORGIDE_DEVICE):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -34,15 +36,22 @@ class Backend:
     description: str  # "cpu", "triton on NVIDIA H200", "triton (interpreter) on cpu"
 
 
-def check_device_name(device: str) -> str:
+def check_device_name(device: str, source: str = "device") -> str:
     if not isinstance(device, str) or not _DEVICE_PATTERN.fullmatch(device):
-        raise ValueError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N, interpreter")
+        raise ValueError(f"{source} {device!r} is not one of auto, cpu, cuda, cuda:N, interpreter")
     return device
 
 
-def resolve_backend(device: str) -> Backend:
-    """The backend a device name asks for; `TritonUnavailable` (with the reason) when it cannot run here."""
-    check_device_name(device)
+def default_device() -> str:
+    """$ORGIDE_DEVICE when set (checked: a ValueError names the variable), else auto."""
+    value = os.environ.get(DEVICE_ENV, "")
+    return check_device_name(value, f"${DEVICE_ENV}") if value else "auto"
+
+
+def resolve_backend(device: str = "") -> Backend:
+    """The backend a device name ("": `default_device()`) asks for; `TritonUnavailable` (with the
+    reason) when it cannot run here."""
+    device = check_device_name(device) if device else default_device()
     if device == "cpu" or (device == "auto" and not kt.available()):
         return Backend("cpu", torch.device("cpu"), "cpu")
     if device == "interpreter":

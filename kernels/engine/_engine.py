@@ -8,19 +8,18 @@ the forward runs), run, sample, postprocess.
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 import weakref
 
 import torch
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kernels._errors import GenerationError
 from kernels._model import LlamaModel
 from kernels._sampling import SamplingParams
 from kernels._tokenizer import GGUFTokenizer
-from kernels.engine._backend import DEVICE_ENV, backend_description, check_device_name
+from kernels.engine._backend import backend_description, check_device_name
 from kernels.engine._constraints import CLOSING_MARGIN, CLOSING_WINDOW, GrammarCompiler, MaskFiller
 from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops
@@ -40,12 +39,14 @@ class EngineConfig:
     max_batch_tokens: int = 256  # tokens per forward (decodes first, prefill chunks fill the rest)
     max_running: int = 32
     ops: Ops | None = None  # the per-layer ops; None: the model's backend's (TorchOps, or TritonOps for a DeviceModel)
-    # where `LocalModel.load` runs the model (kernels/engine/_backend.py): auto, cpu, cuda[:N], interpreter
-    device: str = field(default_factory=lambda: os.environ.get(DEVICE_ENV) or "auto")
+    # where `LocalModel.load` runs the model (kernels/engine/_backend.py): auto, cpu, cuda[:N], interpreter;
+    # "": $ORGIDE_DEVICE, else auto (read when the model loads)
+    device: str = ""
     dtype: torch.dtype | None = None  # the Triton path's KV cache and prefill activations; None: bfloat16 on a GPU
 
     def __post_init__(self) -> None:
-        check_device_name(self.device)
+        if self.device:
+            check_device_name(self.device)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from gguf import GGMLQuantizationType as Q
 import kernels.triton as kt
 from kernels import LocalModel, SamplingParams, TinyModelSpec, write_tiny_llama_gguf
 from kernels._model import LlamaModel
-from kernels.engine import DeviceModel, EngineConfig
+from kernels.engine import DeviceModel, EngineConfig, default_device, resolve_backend
 from kernels.engine._sequence import Sequence
 from tests.kernels.reference_forward import ReferenceModel
 from tests.kernels.triton.support import ON_GPU, needs_triton
@@ -163,18 +163,18 @@ def test_asking_for_cuda_without_a_gpu_is_refused_with_the_reason(gguf_files: di
 
 
 def test_device_names_are_checked_and_the_environment_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("gpu", "cuda:", "CPU", ""):
+    for bad in ("gpu", "cuda:", "CPU", "cuda:x"):
         with pytest.raises(ValueError, match="is not one of auto, cpu, cuda, cuda:N, interpreter"):
             EngineConfig(device=bad)
     assert EngineConfig(device="cuda:1").device == "cuda:1"
     monkeypatch.setenv("ORGIDE_DEVICE", "cpu")
-    assert EngineConfig().device == "cpu"
-    monkeypatch.setenv("ORGIDE_DEVICE", "")
-    assert EngineConfig().device == "auto"
+    assert default_device() == "cpu" and resolve_backend(EngineConfig().device).description == "cpu"
+    monkeypatch.delenv("ORGIDE_DEVICE")
+    assert default_device() == "auto"
     monkeypatch.setenv("ORGIDE_DEVICE", "tpu")
-    with pytest.raises(ValueError, match="'tpu'"):
-        EngineConfig()
-
+    with pytest.raises(ValueError, match=r"\$ORGIDE_DEVICE 'tpu' is not one of"):
+        resolve_backend("")
+    assert resolve_backend("cpu").description == "cpu"  # an explicit device wins over the variable
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ORGIDE_DEVICE"}
