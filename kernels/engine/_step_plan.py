@@ -3,6 +3,10 @@
 Rows are the batch's tokens side by side (N of them). Single-token chunks come first (the decode
 group, B rows, one attention call together); each longer chunk is a prefill with its own call.
 A KV slot is `page * page_size + offset`.
+
+Decode rows whose sequences share their first KV pages (an org brief every agent starts with) form
+`DecodeGroup`s over whole blocks of ATTENTION_BLOCK positions, so attention can read those keys and
+values once for the whole group (kernels/engine/_shared_attention.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,16 @@ from dataclasses import dataclass
 import torch
 
 from kernels.engine._scheduler import Batch
+
+
+ATTENTION_BLOCK = 128  # positions; decode attention sums its value products block by block
+
+
+@dataclass(frozen=True)
+class DecodeGroup:
+    rows: tuple[int, ...]  # decode rows whose first `blocks` blocks of positions lie in the same pages
+    blocks: int
+    slots: torch.Tensor | slice  # [blocks * ATTENTION_BLOCK] their KV slots
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,13 @@ class StepPlan:
     # its slice of the store itself)
     decode_gather: torch.Tensor | None
     decode_spans: tuple[slice, ...]
+    decode_groups: tuple[DecodeGroup, ...]
+    decode_shared: tuple[int, ...]  # per decode row, the positions its group covers (0: none)
+    # the KV slots of positions [shared, S) of each decode row, gathered as decode_gather is (rows
+    # whose rest is consecutive pages: a slice of the store, `decode_rest_direct`)
+    decode_rest_gather: torch.Tensor | None
+    decode_rest_spans: tuple[slice, ...]
+    decode_rest_direct: tuple[bool, ...]
     decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
     decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
     prefills: tuple[PrefillPlan, ...]
@@ -76,6 +97,9 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
     decode_slots, decode_mask = _decode_slots(decode_tables, page_size)
     decode_each = tuple(decode_slots if len(decode_tables) == 1 else slots_of(t, n, page_size) for t, n in decode_tables)
     decode_gather, decode_spans = _gather_spans(decode_each)
+    groups, shared = _decode_groups(decode_tables, page_size)
+    rest = tuple(slots_of(t[s // page_size :], n - s, page_size) if n > s else slice(0, 0) for (t, n), s in zip(decode_tables, shared))
+    rest_gather, rest_spans = _gather_spans(rest)
     return StepPlan(
         token_ids=token_ids,
         positions=torch.tensor(positions, dtype=torch.long),
@@ -84,6 +108,11 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
         decode_each=decode_each,
         decode_gather=decode_gather,
         decode_spans=decode_spans,
+        decode_groups=groups,
+        decode_shared=shared,
+        decode_rest_gather=rest_gather,
+        decode_rest_spans=rest_spans,
+        decode_rest_direct=tuple(isinstance(r, slice) for r in rest),
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=tuple(prefills),
@@ -121,3 +150,38 @@ def _gather_spans(each: tuple[torch.Tensor | slice, ...]) -> tuple[torch.Tensor 
         parts.append(slots)
         offset += len(slots)
     return (torch.cat(parts) if parts else None), tuple(spans)
+
+
+def _decode_groups(decode: list[tuple[list[int], int]], page_size: int) -> tuple[tuple[DecodeGroup, ...], tuple[int, ...]]:
+    """Rows whose first block lies in the same pages, each group over the whole blocks all of them share."""
+    shared = [0] * len(decode)
+    if ATTENTION_BLOCK % page_size:
+        return (), tuple(shared)
+    per_block = ATTENTION_BLOCK // page_size
+    by_first: dict[tuple[int, ...], list[int]] = {}
+    for row, (table, length) in enumerate(decode):
+        if length >= ATTENTION_BLOCK:
+            by_first.setdefault(tuple(table[:per_block]), []).append(row)
+    groups = []
+    for rows in by_first.values():
+        reference = decode[rows[0]][0]
+        common = {row: _common_blocks(reference, *decode[row], per_block) for row in rows}  # [row] -> whole blocks
+        # the number of blocks that shares the most positions, over the two or more rows that have that many
+        candidates = [j for j in set(common.values()) if sum(c >= j for c in common.values()) >= 2]
+        if not candidates:
+            continue
+        blocks = max(candidates, key=lambda j: (j * sum(c >= j for c in common.values()), j))
+        members = tuple(row for row in rows if common[row] >= blocks)
+        groups.append(DecodeGroup(members, blocks, slots_of(reference, blocks * ATTENTION_BLOCK, page_size)))
+        for row in members:
+            shared[row] = blocks * ATTENTION_BLOCK
+    return tuple(groups), tuple(shared)
+
+
+def _common_blocks(reference: list[int], table: list[int], length: int, per_block: int) -> int:
+    """Whole blocks of positions at the start of `table` (within `length`) in the same pages as `reference`'s."""
+    limit = min(length // ATTENTION_BLOCK * per_block, len(reference))
+    pages = 0
+    while pages < limit and table[pages] == reference[pages]:
+        pages += 1
+    return pages // per_block

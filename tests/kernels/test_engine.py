@@ -159,3 +159,16 @@ def test_the_padded_decode_attention_agrees_with_the_batch_invariant_one(tiny_gg
         assert [r.token_ids for r in together(padded, texts, params)] == [r.token_ids for r in together(tiny_model, texts, params)]
     finally:
         padded.close()
+
+
+def test_prompts_sharing_a_long_prefix_batched_give_the_same_tokens_as_each_alone(tiny_model: LocalModel) -> None:
+    """Their decode rows attend over the shared pages together (kernels/engine/_shared_attention.py)."""
+    prefix = tiny_model.tokenizer.encode(prompts(1, 300, seed=9)[0])[:200]  # one whole block of 128 shared
+    texts = [prefix + tiny_model.tokenizer.encode(tail) for tail in prompts(8, 6, seed=10)]
+    params = [SamplingParams(max_tokens=12, ignore_eos=True)] * 8
+    alone = [tiny_model.generate(t, p) for t, p in zip(texts, params, strict=True)]
+    steps = tiny_model.stats().steps
+    batched = together(tiny_model, texts, params)
+    assert [r.token_ids for r in batched] == [r.token_ids for r in alone]
+    assert tiny_model.stats().steps - steps < 8 * 12 / 2
+    assert all(r.cached_tokens >= 192 for r in batched[1:])  # 12 whole pages of the prefix

@@ -1,0 +1,101 @@
+"""Decode attention over a shared prefix (kernels/engine/_shared_attention.py): rows sharing their
+first KV pages are grouped, and each row's output is bit for bit what it gets alone."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels.engine import TorchOps
+from kernels.engine._ops import PagedKV
+from kernels.engine._scheduler import Batch, Chunk
+from kernels.engine._sequence import Sequence
+from kernels.engine._step_plan import ATTENTION_BLOCK, StepPlan, plan_step
+
+PAGE = 16
+KV_HEADS, HEADS, D = 2, 6, 8
+
+
+def decode_chunk(length: int) -> Chunk:
+    seq = Sequence(range(length), max_tokens=4, max_total_tokens=4096)
+    return Chunk(seq, length - 1, 1, True)
+
+
+def make_tables(rng: random.Random, prefix_pages: int, lengths: list[int], num_pages: int) -> list[list[int]]:
+    """Each row: the shared prefix pages (consecutive), then its own pages, scattered over the store."""
+    free = list(range(prefix_pages, num_pages))
+    rng.shuffle(free)
+    tables = []
+    for length in lengths:
+        own = -(-length // PAGE) - prefix_pages
+        tables.append(list(range(prefix_pages)) + [free.pop() for _ in range(own)])
+    return tables
+
+
+def attend(ops: TorchOps, kv: PagedKV, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
+    return ops.attention(kv, 0, queries, plan)
+
+
+def random_kv(num_pages: int, seed: int) -> PagedKV:
+    torch.manual_seed(seed)
+    kv = PagedKV(1, num_pages, PAGE, KV_HEADS, D)
+    kv.keys.normal_()
+    kv.values.normal_()
+    return kv
+
+
+def test_rows_sharing_a_prefix_form_one_group_over_the_whole_shared_blocks() -> None:
+    rng = random.Random(0)
+    lengths = [700, 655, 801, 130]
+    tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)  # 640 shared positions
+    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
+    [group] = plan.decode_groups
+    assert group.rows == (0, 1, 2)  # the 130-long row shares one block: 5 blocks for 3 rows share more
+    assert group.blocks == 640 // ATTENTION_BLOCK
+    assert plan.decode_shared == (640, 640, 640, 0)
+
+
+def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
+    rng = random.Random(1)
+    lengths = [700, 300]
+    tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)
+    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
+    [group] = plan.decode_groups
+    assert group.rows == (0, 1) and group.blocks == 2  # 300 positions hold two whole blocks
+    assert plan.decode_shared == (256, 256)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    prefix_pages=st.integers(0, 30),
+    tails=st.lists(st.integers(1, 200), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_each_row_gets_bit_for_bit_what_it_gets_alone_and_matches_plain_attention(prefix_pages: int, tails: list[int], seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = [prefix_pages * PAGE + tail for tail in tails]
+    num_pages = prefix_pages + sum(-(-t // PAGE) + 1 for t in tails) + 4
+    tables = make_tables(rng, prefix_pages, lengths, num_pages)
+    kv = random_kv(num_pages, seed)
+    queries = torch.randn(len(lengths), HEADS, D)
+    shared, exact = TorchOps(1e-5), TorchOps(1e-5, share_prefix=False)
+    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
+    together = attend(shared, kv, queries, plan)  # [B, NH * D]
+    plain = attend(exact, kv, queries, plan)
+    torch.testing.assert_close(together, plain, rtol=1e-5, atol=1e-6)
+    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
+        alone = attend(shared, kv, queries[row : row + 1], plan_step(Batch((decode_chunk(length),)), [table], PAGE))
+        assert torch.equal(alone[0], together[row])
+
+
+def test_shorter_contexts_than_a_block_equal_the_single_sequence_attention_exactly() -> None:
+    rng = random.Random(2)
+    lengths = [ATTENTION_BLOCK - 1, 40, 7]
+    tables = make_tables(rng, 0, lengths, 40)
+    kv = random_kv(40, 3)
+    queries = torch.randn(3, HEADS, D)
+    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
+    assert torch.equal(attend(TorchOps(1e-5), kv, queries, plan), attend(TorchOps(1e-5, share_prefix=False), kv, queries, plan))
