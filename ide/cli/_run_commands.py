@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.live import Live
@@ -77,9 +78,31 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--human", choices=("stdin", "deny"), default="stdin", help="how human seats answer (default: stdin)")
     parser.add_argument("--trusted", action="store_true", help="trust this org for this run: allow run_python and its tools (orgs the IDE trusts are trusted anyway)")
     parser.add_argument("--api-base", help="send model calls to this OpenAI-compatible base URL")
+    parser.add_argument(
+        "--model-server", dest="model_servers", action="append", default=[], type=_model_server, metavar="MODEL=URL",
+        help="send calls of MODEL (a litellm id, e.g. openai/qwen2.5-7b) to the OpenAI-compatible server at URL; "
+        "repeat it: several URLs for one model are load-balanced, and one that fails is skipped",
+    )
     parser.add_argument("--executor", choices=("local", "ray"), help="where the agents' model calls run: in this process (local, the default) or on a Ray cluster")
     parser.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster to run on, e.g. 10.0.0.5:6379 (implies --executor ray; without it, ray starts a local instance)")
     parser.add_argument("--json", action="store_true", help="print every event as one JSON line")
+
+
+def _model_server(text: str) -> tuple[str, str]:
+    model, equals, url = text.partition("=")
+    model, url = model.strip(), url.strip()
+    if not equals:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MODEL=URL (e.g. openai/qwen2.5-7b=http://10.0.0.7:8000/v1)")
+    if not model:
+        raise argparse.ArgumentTypeError(f"{text!r} names no model before '='")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{url!r} has a bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"the server of {model}, {url!r}, is not an http(s) URL with a host")
+    return model, url
 
 
 def _positive_int(text: str) -> int:
@@ -156,23 +179,46 @@ def _provenance(root: Path) -> Provenance:
         return Provenance(org_path=str(root.resolve()))
 
 
-def _register_local_engine(org: Org, model: str | None) -> None:
-    """The composition root's job: let litellm answer local/ models from the built-in engine, when a run needs it."""
+def _register_local_engine(org: Org, model: str | None) -> bool:
+    """The composition root's job: let litellm answer local/ models from the built-in engine, when a run needs it.
+    Whether it does (Ray hosts then register it too)."""
     models = [model] if model else [org.model_of(agent.id) or "" for agent in org.agents]
     if any(name.startswith("local/") for name in models):
         from kernels import register_litellm_provider
 
         register_litellm_provider()
+        return True
+    return False
 
 
-def _config(args: argparse.Namespace, console: Console, budget: Budget | None = None, model: str | None = None, concurrency: int | None = None) -> RunConfig:
+def _config(args: argparse.Namespace, console: Console, budget: Budget | None = None, model: str | None = None, concurrency: int | None = None, local_models: bool = False) -> RunConfig:
     human = StdinHumans(console) if args.human == "stdin" else NoHumans()
     if args.executor == "local" and args.ray_address:
         print("orgide: --ray-address needs --executor ray (or no --executor)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-    executor = ray_executor(args.ray_address) if args.executor == "ray" or args.ray_address else LocalExecutor
+    try:
+        executor = _executor(args, local_models)
+    except ValueError as problem:  # a malformed address: nothing has started yet
+        print(f"orgide: --ray-address: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    servers: dict[str, list[str]] = {}
+    for server_model, url in args.model_servers:
+        servers.setdefault(server_model, []).append(url)
     trusted = args.trusted or TrustStore().is_trusted(args.path)
-    return RunConfig(model=model, budget=budget, max_concurrency=concurrency, trusted=trusted, api_base=args.api_base, human=human, executor=executor)
+    return RunConfig(
+        model=model, budget=budget, max_concurrency=concurrency, trusted=trusted, api_base=args.api_base,
+        model_servers={name: tuple(dict.fromkeys(urls)) for name, urls in servers.items()}, human=human, executor=executor,
+    )
+
+
+def _executor(args: argparse.Namespace, local_models: bool):
+    if args.executor != "ray" and not args.ray_address:
+        return LocalExecutor
+    if local_models:  # each Ray host answers local/ models from its own built-in engine
+        from kernels import register_litellm_provider
+
+        return ray_executor(args.ray_address, host_setup=register_litellm_provider)
+    return ray_executor(args.ray_address)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -182,8 +228,8 @@ def _run(args: argparse.Namespace) -> int:
     root, org = loaded
     console = Console(stderr=args.json)
     budget = Budget(max_steps=args.max_steps, max_tokens=args.max_tokens, max_cost_usd=args.max_cost, max_seconds=args.max_seconds)
-    _register_local_engine(org, args.model)
-    runner = Runner(_config(args, console, budget, args.model, args.max_concurrency))
+    local_models = _register_local_engine(org, args.model)
+    runner = Runner(_config(args, console, budget, args.model, args.max_concurrency, local_models))
     stream = runner.stream(org, args.task, runs_dir=root / RUNS_DIR, provenance=_provenance(root), org_dir=root)
     return _consume(stream, args.json, console, runner.config.human)
 
@@ -199,8 +245,8 @@ def _resume(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     try:
         models = read_info(run_dir).get("models") or {}
-        _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
-        runner = Runner(_config(args, console))
+        local_models = _register_local_engine(org, next((m for m in models.values() if str(m).startswith("local/")), None))
+        runner = Runner(_config(args, console, local_models=local_models))
         stream = runner.resume_stream(org, run_dir, org_dir=root)
     except RunError as problem:
         print(f"orgide resume: {problem}", file=sys.stderr)

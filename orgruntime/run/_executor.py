@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from orgruntime.llm import ChatRequest, ChatResult, RetryPolicy, stream_chat
+from orgruntime.run._ray_address import parse_ray_address
 from orgruntime.run._tools import ToolContext, call_tool
 
 DeltaSink = Callable[[str, int], None]
@@ -67,13 +68,17 @@ class LocalExecutor:
         self._tool_context = None
 
 
-def ray_executor(address: str | None = None, hosts: int | None = None) -> Callable[[], Executor]:
-    """A RunConfig.executor running model calls on the Ray cluster at `address` (None: a local Ray instance).
-    ray is imported only when a run starts with it."""
+def ray_executor(address: str | None = None, hosts: int | None = None, host_setup: Callable[[], None] | None = None) -> Callable[[], Executor]:
+    """A RunConfig.executor running model calls on the Ray cluster at `address` (HOST:PORT or ray://HOST:PORT;
+    None: a local Ray instance). `host_setup`, a picklable function (a module-level one), runs once in each host
+    process before its first call, e.g. to register a litellm provider there. A malformed address is a ValueError
+    here; a cluster that cannot be reached fails the run. ray is imported only when a run starts with it."""
+    if address is not None:
+        parse_ray_address(address)
 
     def make() -> Executor:
         from orgruntime.run._ray_executor import DEFAULT_HOSTS, RayExecutor
 
-        return RayExecutor(address, hosts or DEFAULT_HOSTS)
+        return RayExecutor(address, hosts or DEFAULT_HOSTS, host_setup)
 
     return make
