@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ class GGUFFile:
         """The raw bytes of tensor `name` as a read-only uint8 view of the map (no copy)."""
         info = self.tensors[name]
         return np.frombuffer(self._map, dtype=np.uint8, count=info.nbytes, offset=info.offset)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop metadata values that are no longer needed (a vocabulary read into a tokenizer), freeing them."""
+        for key in keys:
+            self.metadata.pop(key, None)
 
     def release_pages(self, name: str | None = None, rows: tuple[int, int] | None = None) -> None:
         """Drop mapped pages from resident memory: of all, of tensor `name`, or of its rows [start, stop).

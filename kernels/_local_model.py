@@ -16,7 +16,7 @@ from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._model import LlamaModel
 from kernels._sampling import SamplingParams
-from kernels._tokenizer import GGUFTokenizer
+from kernels._tokenizer import METADATA_ARRAYS, GGUFTokenizer
 from kernels._weights import LinearMode
 from kernels.engine._backend import load_model
 from kernels.engine._constraints import GrammarCompiler
@@ -60,6 +60,7 @@ class LocalModel:
         file = GGUFFile(path)
         try:
             tokenizer = GGUFTokenizer(file.metadata, path)
+            file.forget(METADATA_ARRAYS)  # the tokenizer holds the vocabulary now
             model = load_model(file, tokenizer.vocab_size, engine.device, mode, max_context, engine.dtype)  # CPU or Triton path
         except BaseException:
             file.close()

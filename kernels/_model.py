@@ -6,6 +6,7 @@ NH query heads, NKV key/value heads, V vocabulary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,10 +70,17 @@ class Rope:
         return torch.view_as_real(pairs * turns).view(t, heads, d)
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:  # [..., H] -> [..., H]
-    """`x / sqrt(mean(x^2) + eps) * weight` in five small ops (F.rms_norm runs about ten on the CPU)."""
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """`x / sqrt(mean(x^2) + eps) * weight` in five small ops (F.rms_norm runs about ten on the CPU).
+
+    [..., H] -> [..., H], computed in float32 and written in `dtype` (the next layer's input dtype:
+    the same numbers as converting afterwards, one op fewer).
+    """
     squares = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square_()  # [..., 1]: sum of x^2
-    return (x * torch.add(eps, squares, alpha=1 / x.shape[-1]).rsqrt_()).mul_(weight)
+    normed = x * torch.add(eps, squares, alpha=1 / x.shape[-1]).rsqrt_()
+    if dtype is None or dtype == normed.dtype:
+        return normed.mul_(weight)
+    return torch.mul(normed, weight, out=torch.empty(normed.shape, dtype=dtype))
 
 
 class LlamaModel:
@@ -85,6 +93,10 @@ class LlamaModel:
         self.head = head
         self.rope = rope
         self.eps = torch.tensor(config.norm_eps, dtype=torch.float32)
+        scale = config.head_dim**-0.5
+        exact = math.frexp(scale)[0] == 0.5  # a power of two: folding it into the queries changes no bits
+        self.query_turns = rope.turns * scale if exact else rope.turns  # complex64 [P, D/2]
+        self.score_scale = 1.0 if exact else scale
         self.linear_mode = linear_mode  # "fused" unless the self-test on load failed
         self.fallback_reason = fallback_reason
 
@@ -132,44 +144,78 @@ class LlamaModel:
     @torch.inference_mode()
     def forward(self, token_ids: Sequence[int], cache: KVCache, *, all_logits: bool = False) -> torch.Tensor:
         """Run `token_ids` after what `cache` holds; logits [T, V] (or [1, V] for the last token)."""
-        c = self.config
         start, t = cache.length, len(token_ids)
         if t == 0:
             raise GenerationError("nothing to run: no tokens")
         if start + t > cache.max_tokens:
             raise GenerationError(f"the context is full: {start + t} tokens exceed the limit of {cache.max_tokens}")
         cache.reserve(start + t)
+        x = self._decode(token_ids[0], cache, start) if t == 1 else self._prefill(token_ids, cache, start)  # [T, H]
+        cache.length = start + t
+        if not all_logits:
+            x = x[-1:]
+        return self.head.whole(rms_norm(x, self.output_norm, self.eps)).float()  # [T or 1, V]
+
+    def _prefill(self, token_ids: Sequence[int], cache: KVCache, start: int) -> torch.Tensor:  # -> float32 [T, H]
+        c, t = self.config, len(token_ids)
         end = start + t
         nh, nkv, d = c.heads, c.kv_heads, c.head_dim
-        k_end, scale = (nh + nkv) * d, d**-0.5
-        if t == 1 or start == 0:
-            mask = None
-        else:  # query i sees keys 0 .. start + i
-            mask = torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
+        k_end = (nh + nkv) * d
+        # query i sees keys 0 .. start + i
+        mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
         eps, turns = self.eps, self.rope.table(start, t)  # turns: complex64 [T, 1, D/2]
         layer_keys, layer_values = cache.keys.unbind(0), cache.values.unbind(0)  # [NKV, capacity, D] each
         x = self.embedding(token_ids)  # float32 [T, H], the residual stream
         for layer, keys, values in zip(self.layers, layer_keys, layer_values):
-            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps)).float()  # [T, (NH + 2 NKV) D]
+            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype)).float()  # [T, (NH + 2 NKV) D]
             qk = qkv[:, :k_end].view(t, nh + nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
                 qk = torch.cat([rms_norm(qk[:, :nh], layer.q_norm, eps), rms_norm(qk[:, nh:], layer.k_norm, eps)], dim=1)
             qk = Rope.apply(qk, turns)  # [T, NH + NKV, D]
             keys.narrow(1, start, t).copy_(qk[:, nh:].transpose(0, 1))  # [NKV, T, D]
             values.narrow(1, start, t).copy_(qkv[:, k_end:].view(t, nkv, d).transpose(0, 1))
-            keys, values = keys.narrow(1, 0, end), values.narrow(1, 0, end)  # [NKV, S, D]
-            if t == 1:  # one query: query heads grouped by the key/value head they share
-                scores = torch.bmm(qk[0, :nh].view(nkv, nh // nkv, d), keys.transpose(1, 2))  # [NKV, NH/NKV, S]
-                attended = torch.bmm(torch.softmax(scores.mul_(scale), dim=-1), values).view(1, nh * d)
-            else:
-                attended = F.scaled_dot_product_attention(
-                    qk[:, :nh].transpose(0, 1)[None], keys[None], values[None],  # [1, NH, T, D], [1, NKV, S, D]
-                    attn_mask=mask, is_causal=mask is None, enable_gqa=nh != nkv,
-                )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
+            attended = F.scaled_dot_product_attention(
+                qk[:, :nh].transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end],  # [1, NH, T, D], [1, NKV, S, D]
+                attn_mask=mask, is_causal=mask is None, enable_gqa=nh != nkv,
+            )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
             x.add_(layer.attn_output.whole(attended))
-            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps))  # [T, F] each
-            x.add_(layer.down.whole(F.silu(gate.float()).mul_(up)))  # SwiGLU in float32: it is sensitive
-        cache.length = end
-        if not all_logits:
-            x = x[-1:]
-        return self.head.whole(rms_norm(x, self.output_norm, eps)).float()  # [T or 1, V]
+            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [T, F] each
+            x.add_(layer.down.whole(swiglu(gate, up, layer.down.input_dtype)))
+        return x
+
+    def _decode(self, token_id: int, cache: KVCache, position: int) -> torch.Tensor:  # -> float32 [1, H]
+        """One token: the prefill's arithmetic in fewer, smaller ops (decode is bound by per-op costs).
+
+        RoPE writes each key straight into the cache; queries turn by `query_turns`, which carry the
+        attention scale when it is a power of two (exact, so the scores are the same numbers).
+        """
+        c = self.config
+        nh, nkv, d = c.heads, c.kv_heads, c.head_dim
+        k_end, end, eps = (nh + nkv) * d, position + 1, self.eps
+        turns, query_turns = self.rope.turns[position], self.query_turns[position]  # complex64 [D/2]
+        x = self.embedding([token_id])  # float32 [1, H], the residual stream
+        for layer, keys, values in zip(self.layers, cache.keys.unbind(0), cache.values.unbind(0)):  # [NKV, capacity, D]
+            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype))[0]  # [(NH + 2 NKV) D]
+            qk = qkv[:k_end].float().view(nh + nkv, d)
+            if layer.q_norm is not None and layer.k_norm is not None:
+                qk = torch.cat([rms_norm(qk[:nh], layer.q_norm, eps), rms_norm(qk[nh:], layer.k_norm, eps)])
+            pairs = torch.view_as_complex(qk.view(nh + nkv, d // 2, 2))  # [NH + NKV, D/2]
+            torch.mul(pairs[nh:], turns, out=torch.view_as_complex(keys[:, position].view(nkv, d // 2, 2)))
+            values[:, position].copy_(qkv[k_end:].view(nkv, d))
+            queries = torch.view_as_real(pairs[:nh] * query_turns).view(nkv, nh // nkv, d)  # grouped by shared KV head
+            scores = torch.bmm(queries, keys[:, :end].transpose(1, 2))  # [NKV, NH/NKV, S]
+            if self.score_scale != 1.0:
+                scores.mul_(self.score_scale)
+            attended = torch.bmm(torch.softmax(scores, dim=-1), values[:, :end])  # [NKV, NH/NKV, D]
+            x.add_(layer.attn_output.whole(attended.view(1, nh * d).to(layer.attn_output.input_dtype)))
+            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [1, F] each
+            x.add_(layer.down.whole(swiglu(gate, up, layer.down.input_dtype)))
+        return x
+
+
+def swiglu(gate: torch.Tensor, up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # [T, F] -> [T, F] in `dtype`
+    """silu(gate) * up in float32 (SwiGLU is sensitive to rounding), written in `dtype`."""
+    activated = F.silu(gate.float())
+    if dtype == torch.float32:
+        return activated.mul_(up)
+    return torch.mul(activated, up, out=torch.empty(activated.shape, dtype=dtype))

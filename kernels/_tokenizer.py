@@ -3,6 +3,10 @@
 `tokenizer.ggml.model = gpt2`: byte-level BPE from the vocabulary and merges, pre-tokenised the
 way `tokenizer.ggml.pre` names. `llama`: SentencePiece-style BPE whose merges come from the piece
 scores (as transformers' LlamaConverter does), with byte fallback.
+
+The tokenizer keeps no Python copy of the vocabulary: the token texts live in one UTF-8 blob
+(`token_text`, `tokens` rebuild them on demand), so once it is built the metadata's string lists
+(`METADATA_ARRAYS`, tens of MiB as Python objects) can be dropped from the file (`GGUFFile.forget`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 from kernels._errors import ModelFileError
@@ -25,6 +30,7 @@ QWEN2_PATTERN = (
 )
 _SPLIT_PATTERNS = {"llama-bpe": LLAMA3_PATTERN, "llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN, "qwen35": QWEN2_PATTERN}
 _DIGIT_SPLITTING = {"smollm", "starcoder", "refact"}
+METADATA_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.scores")
 
 
 class GGUFTokenizer:
@@ -51,7 +57,10 @@ class GGUFTokenizer:
         ]
         self.backend.add_special_tokens([t for t in specials if t.special])
         self.backend.add_tokens([t for t in specials if not t.special])
-        self.tokens: list[str] = tokens
+        encoded = [token.encode("utf-8") for token in tokens]
+        self._token_bytes = b"".join(encoded)
+        self._token_ends = np.cumsum([len(piece) for piece in encoded], dtype=np.int64)  # [V]
+        del encoded
         self.vocab_size = len(tokens)
         self.bos_id = _token_id(metadata, "bos", len(tokens), path)
         self.eos_id = _token_id(metadata, "eos", len(tokens), path)
@@ -60,15 +69,24 @@ class GGUFTokenizer:
         self.stop_ids: frozenset[int] = frozenset(i for i in ends if i is not None)
 
     def token_text(self, token_id: int) -> str:
-        return self.tokens[token_id]
+        if not 0 <= token_id < self.vocab_size:
+            raise IndexError(f"token id {token_id} is outside the vocabulary of {self.vocab_size}")
+        start = int(self._token_ends[token_id - 1]) if token_id else 0
+        return self._token_bytes[start : int(self._token_ends[token_id])].decode("utf-8")
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every token's text, by id (a new list each time: keep it only while it is needed)."""
+        text, ends = self._token_bytes, self._token_ends.tolist()
+        return [text[start:end].decode("utf-8") for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
     @property
     def bos_token(self) -> str:
-        return self.tokens[self.bos_id] if self.bos_id is not None else ""
+        return self.token_text(self.bos_id) if self.bos_id is not None else ""
 
     @property
     def eos_token(self) -> str:
-        return self.tokens[self.eos_id] if self.eos_id is not None else ""
+        return self.token_text(self.eos_id) if self.eos_id is not None else ""
 
     def encode(self, text: str, *, add_bos: bool | None = None) -> list[int]:
         """Token ids of `text`; special tokens written in the text become their ids."""

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -62,6 +63,12 @@ class LinearGroup:
     parts: tuple[Linear, ...]
     sizes: tuple[int, ...]
 
+    @cached_property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype the layer computes its input in: an input made in it is converted by nobody."""
+        dtypes = {_input_dtype(part) for part in self.parts}
+        return dtypes.pop() if len(dtypes) == 1 else torch.float32
+
     def whole(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, sum(sizes)]
         if len(self.parts) == 1:
             return self.parts[0](x)
@@ -74,6 +81,16 @@ class LinearGroup:
 
     def dequantized(self) -> torch.Tensor:  # float32 [sum(sizes), K]
         return torch.cat([part.dequantized() for part in self.parts])
+
+
+def _input_dtype(layer: Linear) -> torch.dtype:
+    if isinstance(layer, Int4PackedLinear):
+        return layer.dtype
+    if isinstance(layer, Int8Linear):
+        return torch.bfloat16
+    if isinstance(layer, DenseLinear):
+        return layer.weight.dtype
+    return torch.float32  # float32 is never narrower than what a layer computes in
 
 
 class OutputHead:

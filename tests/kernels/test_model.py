@@ -53,16 +53,22 @@ def test_forward_matches_the_float_reference(model_pair: tuple[str, Path], mode:
     assert gap.max().item() <= 0.05, (name, gap)
 
 
-def test_the_kv_cache_gives_the_same_logits_as_one_pass(model_pair: tuple[str, Path]) -> None:
-    _, path = model_pair
+@pytest.mark.parametrize("mode", ["fused", "fallback"])
+def test_the_kv_cache_gives_the_same_logits_as_one_pass(model_pair: tuple[str, Path], mode: str) -> None:
+    """Chunks and single decode steps (their own, leaner code path) against one pass over all tokens."""
+    name, path = model_pair
     with GGUFFile(path) as file:
-        model = LlamaModel.load(file, len(file.metadata["tokenizer.ggml.tokens"]), "fallback")
+        model = LlamaModel.load(file, len(file.metadata["tokenizer.ggml.tokens"]), mode)  # type: ignore[arg-type]
         whole = model.forward(TOKENS, model.new_cache(64), all_logits=True)
         cache = model.new_cache(64)
         parts = [model.forward(TOKENS[:5], cache, all_logits=True), model.forward(TOKENS[5:11], cache, all_logits=True)]
         parts += [model.forward([token], cache) for token in TOKENS[11:]]
     stepwise = torch.cat(parts)
-    assert torch.allclose(stepwise, whole, atol=1e-4, rtol=1e-4)
+    if mode == "fallback":
+        assert torch.allclose(stepwise, whole, atol=1e-4, rtol=1e-4)
+    else:  # bfloat16 activations round differently in a [1, K] product than in a [T, K] one
+        per_position = [cosine(stepwise[i], whole[i]) for i in range(len(TOKENS))]
+        assert min(per_position) >= 0.9995, (name, per_position)
 
 
 def test_a_model_with_a_missing_tensor_or_wrong_shape_fails_clearly(tmp_path: Path) -> None:

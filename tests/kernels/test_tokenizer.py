@@ -132,3 +132,27 @@ def test_template_features_transformers_offers() -> None:
 
 def test_a_model_without_template_gets_chatml() -> None:
     assert render_chat(None, [{"role": "user", "content": "Hi"}]) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_the_vocabulary_outlives_the_metadata_it_was_read_from(tiny_gguf: Path) -> None:
+    """The tokenizer keeps its own compact copy, so the file's string lists can be dropped after building it."""
+    with GGUFFile(tiny_gguf) as model:
+        texts = list(model.metadata["tokenizer.ggml.tokens"])
+        tokenizer = GGUFTokenizer(model.metadata)
+        model.forget(["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "not.a.key"])
+        assert "tokenizer.ggml.tokens" not in model.metadata and "tokenizer.ggml.merges" not in model.metadata
+        assert model.metadata["tokenizer.ggml.model"] == "gpt2"
+    assert tokenizer.tokens == texts
+    assert [tokenizer.token_text(i) for i in range(len(texts))] == texts
+    assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
+    with pytest.raises(IndexError):
+        tokenizer.token_text(len(texts))
+
+
+@settings(max_examples=30, deadline=None)
+@given(pieces=st.lists(st.text(min_size=0, max_size=6), min_size=1, max_size=30))
+def test_token_texts_round_trip_any_vocabulary(pieces: list[str]) -> None:
+    metadata = {"tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": pieces, "tokenizer.ggml.scores": [0.0] * len(pieces)}
+    tokenizer = GGUFTokenizer(metadata)
+    assert tokenizer.tokens == pieces
+    assert [tokenizer.token_text(i) for i in range(len(pieces))] == pieces
