@@ -11,6 +11,7 @@ values once for the whole group (kernels/engine/_shared_attention.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,18 @@ class DecodeGroup:
     rows: tuple[int, ...]  # decode rows whose first `blocks` blocks of positions lie in the same pages
     blocks: int
     slots: torch.Tensor | slice  # [blocks * ATTENTION_BLOCK] their KV slots
+
+
+@dataclass(frozen=True)
+class DecodeClass:
+    """Decode rows of one shape, computed side by side: the same group (or none) and context length."""
+
+    rows: tuple[int, ...]
+    group: int  # index into `decode_groups`, -1 for none; the class's rows are consecutive there, from `offset`
+    offset: int
+    shared: int  # positions the group covers
+    length: int  # S, each row's context
+    rest_slots: torch.Tensor | slice  # [n * (S - shared)] KV slots of positions [shared, S), row after row
 
 
 @dataclass(frozen=True)
@@ -48,12 +61,7 @@ class StepPlan:
     decode_gather: torch.Tensor | None
     decode_spans: tuple[slice, ...]
     decode_groups: tuple[DecodeGroup, ...]
-    decode_shared: tuple[int, ...]  # per decode row, the positions its group covers (0: none)
-    # the KV slots of positions [shared, S) of each decode row, gathered as decode_gather is (rows
-    # whose rest is consecutive pages: a slice of the store, `decode_rest_direct`)
-    decode_rest_gather: torch.Tensor | None
-    decode_rest_spans: tuple[slice, ...]
-    decode_rest_direct: tuple[bool, ...]
+    decode_classes: tuple[DecodeClass, ...]  # the decode rows by shape, each row in one
     decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
     decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
     prefills: tuple[PrefillPlan, ...]
@@ -72,7 +80,8 @@ def slots_of(table: list[int], length: int, page_size: int) -> torch.Tensor | sl
     return base.flatten()[:length]
 
 
-def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan:
+def plan_step(batch: Batch, tables: list[list[int]], page_size: int, can_group: Callable[[int], bool] | None = None) -> StepPlan:
+    """`can_group(m)`: whether m decode rows may form a group (None: never; see _shared_attention)."""
     token_ids: list[int] = []
     positions: list[int] = []
     write_slots: list[int] = []
@@ -97,9 +106,7 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
     decode_slots, decode_mask = _decode_slots(decode_tables, page_size)
     decode_each = tuple(decode_slots if len(decode_tables) == 1 else slots_of(t, n, page_size) for t, n in decode_tables)
     decode_gather, decode_spans = _gather_spans(decode_each)
-    groups, shared = _decode_groups(decode_tables, page_size)
-    rest = tuple(slots_of(t[s // page_size :], n - s, page_size) if n > s else slice(0, 0) for (t, n), s in zip(decode_tables, shared))
-    rest_gather, rest_spans = _gather_spans(rest)
+    groups, classes = _decode_groups(decode_tables, page_size, can_group or (lambda m: False))
     return StepPlan(
         token_ids=token_ids,
         positions=torch.tensor(positions, dtype=torch.long),
@@ -109,10 +116,7 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
         decode_gather=decode_gather,
         decode_spans=decode_spans,
         decode_groups=groups,
-        decode_shared=shared,
-        decode_rest_gather=rest_gather,
-        decode_rest_spans=rest_spans,
-        decode_rest_direct=tuple(isinstance(r, slice) for r in rest),
+        decode_classes=classes,
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=tuple(prefills),
@@ -152,17 +156,17 @@ def _gather_spans(each: tuple[torch.Tensor | slice, ...]) -> tuple[torch.Tensor 
     return (torch.cat(parts) if parts else None), tuple(spans)
 
 
-def _decode_groups(decode: list[tuple[list[int], int]], page_size: int) -> tuple[tuple[DecodeGroup, ...], tuple[int, ...]]:
-    """Rows whose first block lies in the same pages, each group over the whole blocks all of them share."""
-    shared = [0] * len(decode)
-    if ATTENTION_BLOCK % page_size:
-        return (), tuple(shared)
+def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_group: Callable[[int], bool]) -> tuple[tuple[DecodeGroup, ...], tuple[DecodeClass, ...]]:
+    """Rows whose first block lies in the same pages, each group over the whole blocks two or more of
+    them share; then every row in a class of rows with the same group and length."""
+    group_of = [-1] * len(decode)
+    groups: list[DecodeGroup] = []
     per_block = ATTENTION_BLOCK // page_size
     by_first: dict[tuple[int, ...], list[int]] = {}
-    for row, (table, length) in enumerate(decode):
-        if length >= ATTENTION_BLOCK:
-            by_first.setdefault(tuple(table[:per_block]), []).append(row)
-    groups = []
+    if ATTENTION_BLOCK % page_size == 0:
+        for row, (table, length) in enumerate(decode):
+            if length >= ATTENTION_BLOCK:
+                by_first.setdefault(tuple(table[:per_block]), []).append(row)
     for rows in by_first.values():
         reference = decode[rows[0]][0]
         common = {row: _common_blocks(reference, *decode[row], per_block) for row in rows}  # [row] -> whole blocks
@@ -171,11 +175,30 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int) -> tuple
         if not candidates:
             continue
         blocks = max(candidates, key=lambda j: (j * sum(c >= j for c in common.values()), j))
-        members = tuple(row for row in rows if common[row] >= blocks)
-        groups.append(DecodeGroup(members, blocks, slots_of(reference, blocks * ATTENTION_BLOCK, page_size)))
+        members = sorted((row for row in rows if common[row] >= blocks), key=lambda row: (decode[row][1], row))  # classes together
+        if not can_group(len(members)):
+            continue
         for row in members:
-            shared[row] = blocks * ATTENTION_BLOCK
-    return tuple(groups), tuple(shared)
+            group_of[row] = len(groups)
+        groups.append(DecodeGroup(tuple(members), blocks, slots_of(reference, blocks * ATTENTION_BLOCK, page_size)))
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for row, (_, length) in enumerate(decode):
+        by_shape.setdefault((group_of[row], length), []).append(row)
+    classes = []
+    for (group, length), rows in by_shape.items():
+        shared = groups[group].blocks * ATTENTION_BLOCK if group >= 0 else 0
+        offset = groups[group].rows.index(rows[0]) if group >= 0 else 0
+        parts = [slots_of(decode[row][0][shared // page_size :], length - shared, page_size) if length > shared else slice(0, 0) for row in rows]
+        if len(parts) == 1:
+            rest: torch.Tensor | slice = parts[0]
+        else:
+            rest = torch.cat([_as_tensor(part) for part in parts])
+        classes.append(DecodeClass(tuple(rows), group, offset, shared, length, rest))
+    return tuple(groups), tuple(classes)
+
+
+def _as_tensor(slots: torch.Tensor | slice) -> torch.Tensor:
+    return torch.arange(slots.start, slots.stop) if isinstance(slots, slice) else slots
 
 
 def _common_blocks(reference: list[int], table: list[int], length: int, per_block: int) -> int:

@@ -13,10 +13,19 @@ from kernels.engine import TorchOps
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
+from kernels.engine._shared_attention import grouping_is_exact
 from kernels.engine._step_plan import ATTENTION_BLOCK, StepPlan, plan_step
 
 PAGE = 16
 KV_HEADS, HEADS, D = 2, 6, 8
+
+
+def can_group(rows: int) -> bool:
+    return grouping_is_exact(HEADS // KV_HEADS, D, rows, torch.get_num_threads())
+
+
+def plan(chunks: list[Chunk], tables: list[list[int]]) -> StepPlan:
+    return plan_step(Batch(tuple(chunks)), tables, PAGE, can_group)
 
 
 def decode_chunk(length: int) -> Chunk:
@@ -51,27 +60,27 @@ def test_rows_sharing_a_prefix_form_one_group_over_the_whole_shared_blocks() -> 
     rng = random.Random(0)
     lengths = [700, 655, 801, 130]
     tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)  # 640 shared positions
-    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
-    [group] = plan.decode_groups
-    assert group.rows == (0, 1, 2)  # the 130-long row shares one block: 5 blocks for 3 rows share more
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    [group] = step.decode_groups
+    assert sorted(group.rows) == [0, 1, 2]  # the 130-long row shares one block: 5 blocks for 3 rows share more
     assert group.blocks == 640 // ATTENTION_BLOCK
-    assert plan.decode_shared == (640, 640, 640, 0)
+    assert [(c.rows, c.shared) for c in step.decode_classes] == [((0,), 640), ((1,), 640), ((2,), 640), ((3,), 0)]
 
 
 def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
     rng = random.Random(1)
     lengths = [700, 300]
     tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)
-    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
-    [group] = plan.decode_groups
-    assert group.rows == (0, 1) and group.blocks == 2  # 300 positions hold two whole blocks
-    assert plan.decode_shared == (256, 256)
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    [group] = step.decode_groups
+    assert sorted(group.rows) == [0, 1] and group.blocks == 2  # 300 positions hold two whole blocks
+    assert [(c.rows, c.shared) for c in step.decode_classes] == [((0,), 256), ((1,), 256)]
 
 
 @settings(max_examples=25, deadline=None)
 @given(
     prefix_pages=st.integers(0, 30),
-    tails=st.lists(st.integers(1, 200), min_size=1, max_size=6),
+    tails=st.lists(st.sampled_from([1, 5, 16, 17, 100, 128, 130, 200]), min_size=1, max_size=7),  # equal ones share a class
     seed=st.integers(0, 2**16),
 )
 def test_each_row_gets_bit_for_bit_what_it_gets_alone_and_matches_plain_attention(prefix_pages: int, tails: list[int], seed: int) -> None:
@@ -82,12 +91,12 @@ def test_each_row_gets_bit_for_bit_what_it_gets_alone_and_matches_plain_attentio
     kv = random_kv(num_pages, seed)
     queries = torch.randn(len(lengths), HEADS, D)
     shared, exact = TorchOps(1e-5), TorchOps(1e-5, share_prefix=False)
-    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
-    together = attend(shared, kv, queries, plan)  # [B, NH * D]
-    plain = attend(exact, kv, queries, plan)
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    together = attend(shared, kv, queries, step)  # [B, NH * D]
+    plain = attend(exact, kv, queries, step)
     torch.testing.assert_close(together, plain, rtol=1e-5, atol=1e-6)
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
-        alone = attend(shared, kv, queries[row : row + 1], plan_step(Batch((decode_chunk(length),)), [table], PAGE))
+        alone = attend(shared, kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
         assert torch.equal(alone[0], together[row])
 
 
@@ -97,5 +106,21 @@ def test_shorter_contexts_than_a_block_equal_the_single_sequence_attention_exact
     tables = make_tables(rng, 0, lengths, 40)
     kv = random_kv(40, 3)
     queries = torch.randn(3, HEADS, D)
-    plan = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, PAGE)
-    assert torch.equal(attend(TorchOps(1e-5), kv, queries, plan), attend(TorchOps(1e-5, share_prefix=False), kv, queries, plan))
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    assert torch.equal(attend(TorchOps(1e-5), kv, queries, step), attend(TorchOps(1e-5, share_prefix=False), kv, queries, step))
+
+
+def test_rows_of_one_length_in_a_group_are_one_class_computed_side_by_side() -> None:
+    rng = random.Random(4)
+    lengths = [530, 530, 530, 700, 530]
+    tables = make_tables(rng, prefix_pages=32, lengths=lengths, num_pages=200)
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    [group] = step.decode_groups
+    assert group.rows == (0, 1, 2, 4, 3) and group.blocks == 4
+    assert [(c.rows, c.offset, c.length) for c in step.decode_classes] == [((0, 1, 2, 4), 0, 530), ((3,), 4, 700)]
+    kv = random_kv(200, 5)
+    queries = torch.randn(5, HEADS, D)
+    together = attend(TorchOps(1e-5), kv, queries, step)
+    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
+        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
+        assert torch.equal(alone[0], together[row])
