@@ -98,8 +98,8 @@ class RunController(QObject):
             uses_local = any((model or org.model_of(a.id) or "").startswith("local/") for a in org.agents)
             options = self.options
             await asyncio.to_thread(self._prepare, uses_local, options.executor == RAY)
-            config = RunConfig(model=model, trusted=trusted, human=self.desk, executor=executor_factory(options),
-                               model_servers=options.model_servers)
+            config = RunConfig(model=model, trusted=trusted, human=self.desk, model_servers=options.model_servers,
+                               executor=executor_factory(options, uses_local_models=uses_local))
             self.stream = Runner(config).stream(org, task, runs_dir=folder / RUNS_DIR, provenance=_provenance(folder),
                                                 org_dir=folder)
             self.started.emit(self.stream)

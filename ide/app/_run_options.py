@@ -20,11 +20,6 @@ LOCAL, RAY = "local", "ray"
 EXECUTORS = (LOCAL, RAY)
 EXECUTOR_TITLES = {LOCAL: "Local (asyncio)", RAY: "Ray"}
 RAY_INSTALL_HINT = "Ray is not installed. Install the cluster extra: pip install 'orgide[cluster]'"
-RAY_SCHEME = "ray://"
-ADDRESS_EXAMPLE = "host:port or ray://host:port, e.g. 10.0.0.5:6379; leave it empty to start a local Ray instance"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 _URL_SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -41,18 +36,15 @@ def ray_available() -> bool:
 
 
 def ray_address_problem(text: str) -> str | None:
-    """None for "" (a local instance), host:port or ray://host:port; else what is wrong."""
-    address = text.strip()
-    if not address:
+    """None for "" (a local instance), host:port or ray://host:port; else what is wrong (the run engine's own check)."""
+    from orgruntime.run import ray_executor
+
+    if not text.strip():
         return None
-    rest = address[len(RAY_SCHEME):] if address.lower().startswith(RAY_SCHEME) else address
-    host, colon, port = rest.rpartition(":")
-    if not colon:
-        return f"'{address}' has no port: a Ray address looks like {ADDRESS_EXAMPLE}"
-    if not (_HOST.fullmatch(host) or _IPV6.fullmatch(host)):
-        return f"'{host or address}' is not a host name or IP address: a Ray address looks like {ADDRESS_EXAMPLE}"
-    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
-        return f"the port '{port}' is not a number from 1 to 65535"
+    try:
+        ray_executor(text.strip())
+    except ValueError as problem:
+        return str(problem)
     return None
 
 
@@ -106,10 +98,16 @@ def _row_problem(model: str, urls: list[str], servers: Mapping[str, object]) -> 
     return "; ".join(bad) or None
 
 
-def executor_factory(options: RunOptions) -> Callable[[], Executor]:
-    """RunConfig.executor for these options."""
+def executor_factory(options: RunOptions, *, uses_local_models: bool = False) -> Callable[[], Executor]:
+    """RunConfig.executor for these options. On Ray, a run with `local/` models has each host register the
+    built-in engine with litellm in its own process (with the engine's default settings)."""
     from orgruntime.run import LocalExecutor, ray_executor
 
-    if options.executor == RAY:
-        return ray_executor(options.ray_address.strip() or None)
-    return LocalExecutor
+    if options.executor != RAY:
+        return LocalExecutor
+    address = options.ray_address.strip() or None
+    if uses_local_models:
+        from kernels import register_litellm_provider
+
+        return ray_executor(address, host_setup=register_litellm_provider)
+    return ray_executor(address)
