@@ -58,7 +58,6 @@ class _DeviceStep:
     write_slots: torch.Tensor  # [N] long
     block_table: torch.Tensor | None  # [B, max pages] int32
     seq_lens: torch.Tensor | None  # [B] int32
-    positions: torch.Tensor  # [N] int32: 0 .. N - 1, rows of the step's rotary table
     prefills: tuple[_Prefill, ...]
 
 
@@ -69,6 +68,7 @@ class TritonOps:
         self.dtype = dtype  # the KV cache's, and the attention's inputs'
         self._plan: StepPlan | None = None
         self._step: _DeviceStep | None = None
+        self._rows = torch.arange(0, dtype=torch.int32, device=device)  # 0, 1, ...: rows of a step's rotary table
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> TritonKV:
         return TritonKV(layers, num_pages, page_size, kv_heads, head_dim, self.dtype, self.device)
@@ -79,8 +79,9 @@ class TritonOps:
     def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
         """x float32 [N, heads, D], dims in rotary pair order; turns complex [N, 1, D/2], row i for row i of x."""
         tables = torch.view_as_real(turns[:, 0])  # [N, D/2, 2]: (cos, sin) of each pair's angle
-        positions = self._positions(x.shape[0])
-        return kt.rope(x, positions, tables[..., 0], tables[..., 1])
+        if self._rows.shape[0] < x.shape[0]:
+            self._rows = torch.arange(x.shape[0], dtype=torch.int32, device=self.device)
+        return kt.rope(x, self._rows[: x.shape[0]], tables[..., 0], tables[..., 1])
 
     def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # [N, F] each, float32
         return kt.swiglu(gate, up)
@@ -114,11 +115,6 @@ class TritonOps:
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d).float())  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def _positions(self, count: int) -> torch.Tensor:
-        if self._step is not None and self._step.positions.shape[0] == count:
-            return self._step.positions
-        return torch.arange(count, dtype=torch.int32, device=self.device)
-
     def _on_device(self, plan: StepPlan) -> _DeviceStep:
         if plan is self._plan and self._step is not None:
             return self._step
@@ -137,7 +133,6 @@ class TritonOps:
             for p in plan.prefills
         )  # fmt: skip
         self._plan = plan
-        self._step = _DeviceStep(plan.write_slots.to(device), block_table, seq_lens,
-                                 torch.arange(len(plan.token_ids), dtype=torch.int32, device=device), prefills)  # fmt: skip
+        self._step = _DeviceStep(plan.write_slots.to(device), block_table, seq_lens, prefills)
         return self._step
 
