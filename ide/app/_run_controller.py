@@ -1,10 +1,9 @@
 """Runs from the IDE: `Runner.stream` driven on the Qt loop (qasync), its events handed out as a Qt signal.
 
-Before a run, off the UI thread: the stored API keys are given to litellm (in memory), the local
-engine is registered when a `local/` model is used, and ray is imported when the run uses the Ray
-executor (its import takes seconds; the executor then starts or joins the cluster on a worker thread
-too, so the Qt loop never waits for the cluster). The run options (executor, Ray address, model
-servers) are this machine's settings, passed in by the window. Whether the org's own code may run comes from
+Before a run, off the UI thread: the stored API keys are given to litellm (in memory) and the local
+engine is registered when a `local/` model is used. The run options (executor, Ray address, model
+servers) are this machine's settings, passed in by the window; the Ray executor starts or joins its
+cluster on a thread of its own, so the Qt loop does not wait for the cluster. Whether the org's own code may run comes from
 the trust decision the window passes in (RunConfig.trusted; org tools are read from the org folder
 only then). Human seats wait at a HumanDesk until `answer_human` (the run console's reply box).
 """
@@ -12,8 +11,6 @@ only then). Human seats wait at a HumanDesk until `answer_human` (the run consol
 from __future__ import annotations
 
 import asyncio
-import importlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +21,7 @@ from orgruntime.vcs import head_commit, is_dirty
 
 from ide.app._errors import report
 from ide.app._local_engine import LocalEngine
-from ide.app._run_options import RAY, RunOptions, executor_factory
+from ide.app._run_options import RunOptions, executor_factory
 from ide.app._secrets import apply_keys
 
 if TYPE_CHECKING:  # the run engine is imported with the first run, not at start-up
@@ -97,7 +94,7 @@ class RunController(QObject):
         try:
             uses_local = any((model or org.model_of(a.id) or "").startswith("local/") for a in org.agents)
             options = self.options
-            await asyncio.to_thread(self._prepare, uses_local, options.executor == RAY)
+            await asyncio.to_thread(self._prepare, uses_local)
             config = RunConfig(model=model, trusted=trusted, human=self.desk, model_servers=options.model_servers,
                                executor=executor_factory(options, uses_local_models=uses_local))
             self.stream = Runner(config).stream(org, task, runs_dir=folder / RUNS_DIR, provenance=_provenance(folder),
@@ -130,16 +127,10 @@ class RunController(QObject):
         except Exception as error:  # noqa: BLE001 - a view failing must not end the run
             report(error, "showing a run event")
 
-    def _prepare(self, uses_local: bool, uses_ray: bool) -> None:
+    def _prepare(self, uses_local: bool) -> None:
         apply_keys()
         if uses_local:
             self.engine.ensure_registered()
-        if uses_ray:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # as the executor sets it: nothing leaves the machine
-            try:
-                importlib.import_module("ray")
-            except ImportError:
-                pass  # the executor cannot start: the run ends failed, with the reason in the console
 
 
 def _provenance(folder: Path) -> Provenance:
