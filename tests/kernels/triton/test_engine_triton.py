@@ -37,6 +37,7 @@ SPECS = {
     "llama-q4_1-untied": TinyModelSpec(tied_embeddings=False),  # Q4_1 linears and head, Q8_0 embedding
     "qwen2-q8_0-bias-tied": TinyModelSpec(architecture="qwen2", weight_type=Q.Q8_0, seed=1),  # neox rope, q/k/v bias
     "qwen3-q4_0-f16-embedding": TinyModelSpec(architecture="qwen3", weight_type=Q.Q4_0, embedding_type=Q.F16, seed=2),  # QK-norm; dense head
+    "llama-f16-untied": TinyModelSpec(weight_type=Q.F16, tied_embeddings=False, seed=3),  # no fused kernel: dense, q/k/v stacked
 }
 
 
@@ -90,6 +91,7 @@ def test_prefill_and_decode_logits_agree_with_the_cpu_path(pair: tuple[LocalMode
     cpu, triton = pair
     assert isinstance(triton.model, DeviceModel) and triton.stats().backend.startswith("triton")
     exact = triton.model.dtype == torch.float32
+    assert all(len(layer.qkv.parts) == len(layer.gate_up.parts) == 1 for layer in triton.model.layers)  # stacked: one kernel each
     ids = cpu.tokenizer.encode("hello the world is blue")
     cpu_prefill, cpu_decode = prefill_then_decode_logits(cpu, ids, then=40)
     prefill, decode = prefill_then_decode_logits(triton, ids, then=40)
