@@ -313,7 +313,8 @@ def main() -> int:
     if engine:
         assert model_path is not None
         peak = args.peak_gbs or nominal_peak(name)
-        print(f"peak bandwidth: {f'{peak:.0f} GB/s' if peak else 'unknown (give --peak-gbs)'}")
+        if args.device != "cpu":
+            print(f"peak bandwidth: {f'{peak:.0f} GB/s' if peak else 'unknown (give --peak-gbs)'}")
         bench_engine(model_path, args.device, peak, ceiling)
     if args.json:
         args.json.write_text(json.dumps({"device": name, "results": RESULTS}, indent=1))

@@ -192,3 +192,11 @@ def test_serve_refuses_an_unavailable_gpu_with_the_reason_and_an_unknown_device_
     else:
         unknown = serve("--model", model, "--device", "gpu")
         assert unknown.returncode == 2 and "device 'gpu' is not one of" in unknown.stderr
+
+
+def test_the_gpu_check_script_parses_and_the_engine_bench_refuses_clearly_without_a_model(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    assert subprocess.run(["bash", "-n", str(root / "bench" / "gpu_check.sh")], check=False).returncode == 0
+    bench = [sys.executable, str(root / "bench" / "bench_triton.py"), "--engine", "--model", str(tmp_path / "none.gguf")]
+    missing = subprocess.run(bench, capture_output=True, text=True, timeout=120, check=False)  # one process: torch loads slowly
+    assert missing.returncode == 2 and "--engine needs a model file" in missing.stderr and "[--peak-gbs PEAK_GBS]" in missing.stderr
