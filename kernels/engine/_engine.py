@@ -203,6 +203,8 @@ class Engine:
             _RUNNING.add(self)
 
     def _loop(self) -> None:
+        if isinstance(self.model, DeviceModel) and self.model.device.type == "cuda":
+            torch.cuda.set_device(self.model.device)  # Triton launches on the thread's current GPU, not the tensors'
         while True:
             with self._wake:
                 while not (self._inbox or self._cancelled or self.scheduler.has_work or self._closed):
