@@ -67,12 +67,13 @@ def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -
     sys.path.insert(0, str(ROOT))
     from kernels._gguf_file import GGUFFile
     from kernels._model import LlamaModel
-    from kernels._tokenizer import GGUFTokenizer
+    from kernels._tokenizer import METADATA_ARRAYS, GGUFTokenizer
 
     baseline = current_rss_mb()
     started, started_cpu = time.perf_counter(), time.process_time()
     file = GGUFFile(model_path)
     tokenizer = GGUFTokenizer(file.metadata, model_path)
+    file.forget(METADATA_ARRAYS)  # as LocalModel.load does
     model = LlamaModel.load(file, tokenizer.vocab_size, max_positions=len(ids) + decode + 8)
     file.release_pages()
     load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from kernels._config import ModelConfig, config_from_metadata
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
+from kernels._heap import map_large_blocks_apart
 from kernels._kv_cache import KVCache
 from kernels._weights import Embedding, LinearGroup, LinearMode, OutputHead, WeightLoader
 
@@ -103,6 +104,7 @@ class LlamaModel:
     @classmethod
     def load(cls, file: GGUFFile, vocab_size: int, mode: LinearMode = "fused", max_positions: int | None = None) -> LlamaModel:
         config = config_from_metadata(file.metadata, vocab_size, file.path)
+        map_large_blocks_apart()  # so conversion and prefill temporaries leave nothing resident behind
         loader = WeightLoader(file, mode)
         h, d, nh, nkv, f = config.hidden, config.head_dim, config.heads, config.kv_heads, config.ffn
         pair = rotary_pair_order(config)  # [D]
@@ -164,9 +166,8 @@ class LlamaModel:
         # query i sees keys 0 .. start + i
         mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
         eps, turns = self.eps, self.rope.table(start, t)  # turns: complex64 [T, 1, D/2]
-        layer_keys, layer_values = cache.keys.unbind(0), cache.values.unbind(0)  # [NKV, capacity, D] each
         x = self.embedding(token_ids)  # float32 [T, H], the residual stream
-        for layer, keys, values in zip(self.layers, layer_keys, layer_values):
+        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
             qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype)).float()  # [T, (NH + 2 NKV) D]
             qk = qkv[:, :k_end].view(t, nh + nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
@@ -194,7 +195,7 @@ class LlamaModel:
         k_end, end, eps = (nh + nkv) * d, position + 1, self.eps
         turns, query_turns = self.rope.turns[position], self.query_turns[position]  # complex64 [D/2]
         x = self.embedding([token_id])  # float32 [1, H], the residual stream
-        for layer, keys, values in zip(self.layers, cache.keys.unbind(0), cache.values.unbind(0)):  # [NKV, capacity, D]
+        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
             qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype))[0]  # [(NH + 2 NKV) D]
             qk = qkv[:k_end].float().view(nh + nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:

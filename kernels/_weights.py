@@ -7,8 +7,6 @@ weight or a second copy of the model.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,6 +19,7 @@ from gguf import GGMLQuantizationType as Q
 
 from kernels._errors import ModelFileError
 from kernels._gguf_file import GGUFFile
+from kernels._heap import return_freed_memory
 from kernels._linear import (
     PACK_ROWS,
     DenseLinear,
@@ -283,22 +282,6 @@ class WeightLoader:
             self.mode = "fallback"
             self.fallback_reason = str(error)
             return None
-
-
-def _load_malloc_trim():  # type: ignore[no-untyped-def]
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        return None
-
-
-_MALLOC_TRIM = _load_malloc_trim()
-
-
-def return_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc keeps them after conversion temporaries)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def _runs(sources: list[_Source]) -> Iterator[list[_Source]]:
