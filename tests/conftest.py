@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+# the local engine stays on the CPU path even where a GPU is visible; the Triton tests name their device
+os.environ.setdefault("ORGIDE_DEVICE", "cpu")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
