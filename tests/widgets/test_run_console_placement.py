@@ -87,6 +87,19 @@ def setup(qtbot, tmp_path, loop):
     return make
 
 
+def hover_tooltip(qtbot, editor, agent_id: str) -> str:
+    """The tooltip the scene shows for the agent's node (a help event, as a resting mouse sends)."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtWidgets import QApplication, QGraphicsSceneHelpEvent, QToolTip
+
+    QToolTip.hideText()
+    event = QGraphicsSceneHelpEvent(QEvent.Type.GraphicsSceneHelp)
+    event.setScenePos(editor.scene.node(agent_id).scenePos())
+    event.setScreenPos(QPoint(100, 100))
+    QApplication.sendEvent(editor.scene, event)
+    return QToolTip.text() if QToolTip.isVisible() else ""
+
+
 def run_once(qtbot, loop, console, driver, task: str, watch=None) -> None:
     if watch is not None:
         driver.hooks.append(watch)
@@ -111,6 +124,7 @@ def test_a_run_on_a_placing_executor_shows_where_each_agent_ran_live_and_in_its_
         if isinstance(event, AgentPlaced) and event.agent_id == "engineer" and "first" not in live:
             live["first"] = console.placement_label.text()
             live["under engineer"] = editor.scene.node("engineer").spend_text
+            live["tooltip"] = hover_tooltip(qtbot, editor, "engineer")
 
     run_once(qtbot, loop, console, driver, "make hello", watch)
     console.set_placement(read_info(driver.stream.run_dir))  # as the IDE does when a run ends
@@ -125,6 +139,9 @@ def test_a_run_on_a_placing_executor_shows_where_each_agent_ran_live_and_in_its_
     console.live_model.flush()
     moved = [card.text for card in console.live_model.cards if card.text.startswith("now runs on")]
     assert moved == ["now runs on host:node-c (was host:node-b)"]
+    assert live["tooltip"].endswith("runs on host:node-b")
+    assert hover_tooltip(qtbot, editor, "engineer").endswith("ran on host:node-c")  # kept after the run
+    assert editor.scene.node("engineer").spend_text == ""  # the marks are cleared
 
     tree = console.history.tree
     column = [tree.headerItem().text(i) for i in range(tree.columnCount())].index("executor")
@@ -151,6 +168,7 @@ def test_a_local_run_shows_no_placement_anywhere(qtbot, tmp_path, loop, setup) -
     assert not console.placement_label.isVisible() and console.placement_label.text() == ""
     assert not any(isinstance(event, AgentPlaced) for event in driver.events)
     assert any("tok" in line for line in spend_lines) and not any(" on " in line for line in spend_lines)
+    assert " on " not in hover_tooltip(qtbot, editor, "engineer")
     tree = console.history.tree
     column = [tree.headerItem().text(i) for i in range(tree.columnCount())].index("executor")
     assert tree.topLevelItem(0).text(column) == "" and tree.topLevelItem(0).toolTip(column) == ""

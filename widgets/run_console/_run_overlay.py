@@ -1,11 +1,13 @@
 """The live run on the graph: which agents are thinking, which channel a message travels, spend per agent and,
-on a cluster, where each agent runs ("on host:node" under its node). It folds the same events as the console
-and drives the graph editor's overlay API; cleared when the run ends."""
+on a cluster, where each agent runs ("on host:node" under its node, and "ran on host:node" in its tooltip,
+kept after the run until the next one). It folds the same events as the console and drives the graph
+editor's overlay API; cleared when the run ends."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QGraphicsSceneHelpEvent, QToolTip
 
 from orgruntime.run import (
     AgentActivated,
@@ -23,6 +25,7 @@ from orgruntime.run import (
 
 from widgets._geometry import NODE_WIDTH
 from widgets._graph_editor import GraphEditor
+from widgets._node_item import NodeItem
 from widgets._node_item import RunState
 from widgets.run_console._totals import Spend, spend_text
 
@@ -46,12 +49,16 @@ class RunOverlay(QObject):
         font = QFont()
         font.setPointSizeF(LINE_FONT_POINTS)
         self._metrics = QFontMetrics(font)
+        self.finished = False
+        editor.scene.installEventFilter(self)
         self._mail: dict[str, int] = {}  # unread messages per idle agent
 
     def feed(self, event: Event) -> None:
         match event:
             case RunStarted(resumed=False):
                 self.clear()
+            case RunStarted():
+                self.finished = False
             case AgentActivated(agent=agent):
                 self._mail.pop(agent, None)
                 self._set(agent, RunState.THINKING)
@@ -89,13 +96,34 @@ class RunOverlay(QObject):
                         self.editor.show_run_state(agent_id, None)
                     self.states, self._mail = {}, {}
                 else:
+                    where = self.where
                     self.clear()
+                    self.where = where  # for the tooltips: where each agent ran
+                self.finished = True
             case _:
                 pass
 
     def clear(self) -> None:
         self.editor.clear_run()
         self.states, self.spend, self.where, self._mail = {}, {}, {}, {}
+        self.finished = False
+
+    def tooltip(self, agent_id: str) -> str:
+        """The line the agent's tooltip gets: "runs on host:node" (or "ran on ..." once the run is over)."""
+        where = self.where.get(agent_id)
+        return f"{'ran' if self.finished else 'runs'} on {where}" if where else ""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The scene's tooltip for a node of a placed agent gets where it runs under the node's own lines."""
+        if event.type() != QEvent.Type.GraphicsSceneHelp or not self.where or not isinstance(event, QGraphicsSceneHelpEvent):
+            return False
+        node = next((item for item in self.editor.scene.items(event.scenePos()) if isinstance(item, NodeItem)), None)
+        line = self.tooltip(node.agent_id) if node is not None else ""
+        if not line:
+            return False
+        QToolTip.showText(event.screenPos(), "\n".join(part for part in (node.toolTip(), line) if part))
+        event.accept()
+        return True
 
     def line(self, agent_id: str) -> str:
         """What shows under the agent's node: its spend, then where it runs (elided to the node's width)."""
