@@ -28,7 +28,7 @@ RunConsole(parent=None)
 RunOverlay(editor: GraphEditor, *, keep_after_finish=False)
   feed(event): agents thinking / queued / waiting for a person / done / failed, a dot along the channel
   a message travels, spend per agent and "on host:node" (AgentPlaced) under its node; clear() (also done
-  when the run finishes).
+  when the run finishes, except the nodes' "ran on host:node" tooltips, kept until the next run).
 
 Wiring, in the composition root (qasync loop):
 
