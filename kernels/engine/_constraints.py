@@ -15,6 +15,7 @@ item until `max_tokens` and leave the JSON unfinished.)
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -52,6 +53,7 @@ class GrammarCompiler:
         self._compiler: Any = None
         self._closing_ids: tuple[int, ...] | None = None
         self._probe: torch.Tensor | None = None
+        self.closing_seconds = 0.0  # CPU time of the engine thread in closing checks, for the overhead figure
 
     @property
     def compiler(self) -> Any:
@@ -105,6 +107,13 @@ class GrammarCompiler:
 
     def closing_cost(self, matcher: Any, proposed: int | None = None, limit: int = 512) -> int:
         """Tokens the quickest way to a complete text takes from `matcher`'s state (after `proposed`)."""
+        started = time.thread_time()
+        try:
+            return self._closing_cost(matcher, proposed, limit)
+        finally:
+            self.closing_seconds += time.thread_time() - started
+
+    def _closing_cost(self, matcher: Any, proposed: int | None, limit: int) -> int:
         fork, cost = matcher.fork(), 0
         if proposed is not None and not fork.accept_token(proposed):
             return limit
@@ -196,8 +205,6 @@ class MaskFiller:
         bitmask = self._bitmask
 
         def fill() -> None:
-            import time
-
             started = time.perf_counter()
             for row in rows:
                 matchers[row].fill_next_token_bitmask(bitmask, row)

@@ -5,13 +5,15 @@ same KV pages; attending sequence by sequence reads those pages once per sequenc
 a `DecodeGroup` (kernels/engine/_step_plan.py) compute their scores over the shared blocks in one
 matmul and their value products over them in another.
 
-Batch invariance: a row's numbers must not depend on what it is batched with. Scores are dot
-products over D, the same whichever matmul computes them, so each row's softmax sees exactly the
-scores it would see alone. The value products are summed over fixed blocks of ATTENTION_BLOCK
-positions (block j: positions [j*B, (j+1)*B)), each block a matmul of its own, and the blocks are
-added in one reduction over a [NKV, J, G, D] tensor: the same operations, on the same operands,
-whether the block was computed for a group or for the row alone. (The sum differs in its last bits
-from one matmul over all positions, the single-sequence forward's; the engine equals itself alone.)
+Batch invariance: a row's numbers must not depend on what it is batched with. Every row, alone or
+in a group, computes its scores and its value products over fixed blocks of ATTENTION_BLOCK
+positions (block j: positions [j*B, (j+1)*B), then a last partial block), each block a matmul of
+its own, and adds the blocks' products in one reduction over a [n, NKV, J, G, D] tensor. A group's
+block matmul has m G rows where the row alone has G: BLAS kernels are chosen by shape, and for some
+shapes (M = 1, some small M) the rows of a taller product are summed in another order, so a group
+forms only for shapes `grouping_is_exact` has checked on this machine. (The blocked sum differs in
+its last bits from one matmul over all positions, the single-sequence forward's; the engine equals
+itself alone, which tests/kernels/test_shared_attention.py asserts bit for bit.)
 
 Rows of the same shape (the same group and context length: agents that started together) are
 computed side by side, as batched matmuls whose every batch element is the row's own product.

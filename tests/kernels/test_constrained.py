@@ -100,3 +100,11 @@ def test_a_bad_schema_or_grammar_is_a_clear_error(tiny_model: LocalModel) -> Non
         SamplingParams(response_format={"type": "xml"})
     with pytest.raises(GenerationError, match="not both"):
         SamplingParams(response_format={"type": "json_object"}, grammar='root ::= "a"')
+
+
+def test_closing_checks_are_timed_for_the_overhead_figure(tiny_model: LocalModel) -> None:
+    grammars = tiny_model.engine.grammars
+    before = grammars.closing_seconds
+    params = SamplingParams(max_tokens=40, temperature=1.0, seed=5, response_format=RESPONSE_FORMAT)
+    jsonschema.validate(json.loads(tiny_model.generate("the sea", params).text), ACTION_SCHEMA)
+    assert grammars.closing_seconds > before  # every step within CLOSING_WINDOW of the budget checks
