@@ -15,6 +15,10 @@ all threads) is printed beside wall time: it is much steadier when other jobs co
 cores. Prints prefill tokens/s (512-token prompt), batch-1 decode tokens/s (128 tokens, greedy),
 load seconds, peak resident memory, and achieved memory bandwidth (model bytes x decode
 tokens/s), with the ratio orgide / llama.cpp for each.
+
+orgide's worker runs with OMP_WAIT_POLICY=PASSIVE unless `--omp-wait-policy` (or the environment)
+says otherwise, as the `orgide` command sets it: torch's idle OpenMP threads sleep instead of
+spinning. llama.cpp runs with the environment as it is (its own default: spinning).
 """
 
 from __future__ import annotations
@@ -136,7 +140,10 @@ def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int)
 def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int]) -> dict[str, float] | None:
     command = [python, __file__, "--worker", engine, "--model", str(args.model), "--threads", str(args.threads),
                "--decode-tokens", str(args.decode_tokens), "--ids", ",".join(map(str, ids))]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if engine == "orgide" and args.omp_wait_policy != "inherit":
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         print(f"  {engine} failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -155,6 +162,9 @@ def main() -> int:
     parser.add_argument("--decode-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--llama-python", default="/work/benchenv/bin/python")
+    parser.add_argument("--omp-wait-policy", default=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+                        choices=["PASSIVE", "ACTIVE", "passive", "active", "inherit"],
+                        help="orgide's OpenMP wait policy (default PASSIVE, as the orgide command sets it; inherit: as the environment says, spinning if unset)")  # fmt: skip
     parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -173,7 +183,8 @@ def main() -> int:
     have_llama = Path(args.llama_python).exists()
     model_mb = args.model.stat().st_size / 2**20
     print(f"model {args.model.name} ({model_mb:.1f} MiB), {args.threads} threads, prompt {len(ids)} tokens, "
-          f"decode {args.decode_tokens} tokens, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"decode {args.decode_tokens} tokens, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}; "
+          f"orgide OMP_WAIT_POLICY {args.omp_wait_policy}")  # fmt: skip
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
     for repeat in range(args.repeats):
