@@ -15,7 +15,8 @@ import pytest
 
 from orgruntime.run import LLMCallFinished, RunConfig, Runner, load_events, ray_executor, read_info
 from orgruntime.run._ray_address import parse_ray_address
-from orgruntime.run._ray_executor import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, RayExecutor, _ray, _Session
+from orgruntime.run._ray_connect import PROBE_TIMEOUT_S, Session
+from orgruntime.run._ray_executor import CONNECT_TIMEOUT_S, RayExecutor, _ray
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script
 
 if importlib.util.find_spec("ray") is None:
@@ -119,6 +120,6 @@ def test_an_address_where_something_else_listens_fails_within_the_connect_deadli
     assert_failed_cleanly(stream, events, address)
     assert took < CONNECT_TIMEOUT_S + 15
     # an abandoned ray.init is left to give up on its own thread; it must not outlive this test by much
-    assert _Session.lock.acquire(timeout=90)
-    _Session.lock.release()
+    assert Session.lock.acquire(timeout=90)
+    Session.lock.release()
     assert not ray.is_initialized()
