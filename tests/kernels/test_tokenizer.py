@@ -156,3 +156,17 @@ def test_token_texts_round_trip_any_vocabulary(pieces: list[str]) -> None:
     tokenizer = GGUFTokenizer(metadata)
     assert tokenizer.tokens == pieces
     assert [tokenizer.token_text(i) for i in range(len(pieces))] == pieces
+
+
+def test_a_loaded_model_keeps_no_python_copy_of_its_vocabulary(tiny_gguf: Path) -> None:
+    from kernels import LocalModel, SamplingParams
+    from kernels._tokenizer import METADATA_ARRAYS
+
+    model = LocalModel.load(tiny_gguf)
+    try:
+        assert not [key for key in METADATA_ARRAYS if key in model.file.metadata]
+        assert model.tokenizer.tokens[model.tokenizer.eos_id] == model.tokenizer.eos_token == "<|im_end|>"
+        result = model.generate("hello", SamplingParams(max_tokens=3, ignore_eos=True))
+        assert len(result.token_ids) == 3
+    finally:
+        model.close()
