@@ -21,7 +21,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 
 from ide.app import AppSettings
-from ide.app._run_options import RAY_INSTALL_HINT, RunOptions, parse_server_rows, ray_address_problem, server_url_problem
+from ide.app._run_options import RAY_DRIVER_SETTINGS, RAY_INSTALL_HINT, RunOptions, parse_server_rows, ray_address_problem, server_url_problem
 from orgruntime.run import RunFinished, load_events, read_info, render_transcript
 from tests.orgruntime.llm.fake_openai import Answer, FakeOpenAI
 
@@ -214,8 +214,11 @@ def test_model_servers_from_the_settings_serve_the_runs_models(make_window, org_
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_cluster_that_cannot_be_reached_fails_the_run_with_the_reason_and_the_ide_goes_on(make_window, org_folder: Path,
-                                                                                          qtbot, tmp_path: Path) -> None:
+                                                                                          qtbot, tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("ray")
+    for name in RAY_DRIVER_SETTINGS:  # whatever the run sets is taken back after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     script = tmp_path / "script.yaml"
     script.write_text(yaml.safe_dump({"ceo": [{"finish": {"result": "done locally"}}]}))
     window = make_window(org_folder)
@@ -230,6 +233,7 @@ def test_a_cluster_that_cannot_be_reached_fails_the_run_with_the_reason_and_the_
     assert console.status.text().startswith("Finished: failed") and address in console.status.text()
     assert not console.placement_label.isVisible()
     assert window.run_wiring.console.history.tree.topLevelItemCount() == 1
+    assert {name: os.environ.get(name) for name in RAY_DRIVER_SETTINGS} == RAY_DRIVER_SETTINGS  # never ended by Ray
 
     picker.executor_choice.setCurrentIndex(picker.executor_choice.findData("local"))
     done = run_from_the_console(window, qtbot, "go", 60_000)
