@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orgruntime import create_org, load_org
-from orgruntime.run import AgentPlaced, FixedAnswers, LLMCallFinished, RunConfig, Runner, TokenDelta, load_events, read_info, render_transcript
+from orgruntime.run import AgentFailed, AgentPlaced, FixedAnswers, LLMCallFinished, RunConfig, Runner, TokenDelta, load_events, read_info, render_transcript
 from orgruntime.run._executor import ray_executor
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script
 
@@ -79,3 +79,32 @@ def test_a_chain_on_ray_streams_text_keeps_the_log_and_reuses_the_hosts(tmp_path
     assert {event.agent_id: event.where for event in events if isinstance(event, AgentPlaced)} == placement
     assert sum(isinstance(event, AgentPlaced) for event in logged.events) == 3  # placed once each, nobody moved
     assert ray.get(host.__ray_call__.remote(lambda actor: len(actor.histories))) == 0
+
+
+def test_local_models_answer_on_ray_hosts_that_register_the_built_in_engine(tmp_path: Path) -> None:
+    """Without the host setup, a host cannot answer local/ models (the engine is registered in the driver only);
+    with kernels' registration as the setup, its answers are the in-process run's, token for token. (The tiny
+    random model answers with no action, so both runs end `failed` after two unreadable answers.)"""
+    from kernels import TinyModelSpec, register_litellm_provider, write_tiny_llama_gguf
+
+    from orgruntime._model import Agent, ModelDefaults, Org
+
+    model = write_tiny_llama_gguf(tmp_path / "tiny.gguf", TinyModelSpec(context=2048))
+    org = Org(name="Solo", entry="solo", defaults=ModelDefaults(model=f"local/{model}", max_tokens=40, temperature=0.0), agents=(Agent(id="solo", prompt="Answer."),))
+
+    _, unregistered = run(org, RunConfig(executor=ray_executor(hosts=1)), "say hi", tmp_path / "bare")
+    [failure] = [event.error for event in unregistered if isinstance(event, AgentFailed)]
+    assert "local/ models need the built-in engine, which is not registered in this process" in failure
+
+    register_litellm_provider()  # for the in-process run to compare with
+    _, local = run(org, RunConfig(), "say hi", tmp_path / "local")
+    stream, on_ray = run(org, RunConfig(executor=ray_executor(hosts=1, host_setup=register_litellm_provider)), "say hi", tmp_path / "ray")
+    answers = [(event.text, event.completion_tokens) for event in on_ray if isinstance(event, LLMCallFinished)]
+    assert answers and answers == [(event.text, event.completion_tokens) for event in local if isinstance(event, LLMCallFinished)]
+    assert render_transcript(on_ray) == render_transcript(local)
+    import uuid
+
+    from orgruntime.run._ray_executor import _setup_key
+
+    setup_host = ray.get_actor(f"orgide-agent-host-0-{uuid.uuid5(uuid.NAMESPACE_URL, _setup_key(register_litellm_provider)).hex[:8]}")
+    assert ray.get(setup_host.where.remote(), timeout=30) == read_info(stream.run_dir)["placement"]["solo"]
