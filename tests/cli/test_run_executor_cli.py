@@ -54,8 +54,6 @@ def no_runs(org: Path) -> bool:
         ("openai/gpt-4o", "is not MODEL=URL"),
         ("=http://127.0.0.1:8000/v1", "names no model"),
         ("openai/gpt-4o=ftp://127.0.0.1/v1", "is not an http(s) URL"),
-        ("openai/gpt-4o=127.0.0.1:8000", "is not an http(s) URL"),
-        ("openai/gpt-4o=http:///v1", "is not an http(s) URL"),
         ("openai/gpt-4o=http://127.0.0.1:99999/v1", "bad port"),
     ],
 )
@@ -114,7 +112,7 @@ def test_resume_takes_model_servers_too(tmp_path: Path) -> None:
         refusing.stop()
 
 
-@pytest.mark.parametrize("address", ["headnode", "10.0.0.5:notaport", "http://10.0.0.5:6379", "10.0.0.5:70000"])
+@pytest.mark.parametrize("address", ["headnode", "http://10.0.0.5:6379"])  # the other malformed ones: test_ray_connect
 def test_a_malformed_ray_address_is_a_usage_error_before_any_run(tmp_path: Path, address: str) -> None:
     org = remote_org(tmp_path / "org")
     result = orgide("run", str(org), "--task", "t", "--ray-address", address)
