@@ -290,7 +290,7 @@ def test_picking_ray_in_the_console_runs_the_org_on_local_ray_with_the_asyncio_t
         if child.poll() is None:
             child.kill()
             child.communicate()
-    assert child.returncode == 0 and " 1 passed" in output, output[-6000:]
+    assert child.returncode == 0 and re.search(r"^1 passed", output, re.MULTILINE), output[-6000:]
     assert not ray_processes_of(child.pid), "the child's Ray instance outlived it"
     print(next(line for line in output.splitlines() if line.startswith("Ray run in the IDE")))
 
