@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -76,6 +77,14 @@ class Session:
             cls.users += 1
 
     @classmethod
+    def shutdown(cls, ray: Any) -> None:
+        """Shut down the Ray instance this module made; then its parent thread may end."""
+        try:
+            ray.shutdown()
+        finally:
+            _LocalParent.stop()
+
+    @classmethod
     def release(cls) -> bool:
         """Whether Ray should now be shut down (the last run on a connection this module made has closed)."""
         with cls.lock:
@@ -86,9 +95,42 @@ class Session:
             return False
 
 
+class _LocalParent:
+    """The thread that starts a local Ray instance, kept alive until the instance is shut down: Ray's processes
+    are told to die with the thread that started them (Linux's PR_SET_PDEATHSIG is per thread), so a start on a
+    short-lived thread would take the new cluster down with that thread. A daemon thread, so it never holds up
+    the process's exit (and the cluster's processes then go with it)."""
+
+    stopped = threading.Event()
+
+    @classmethod
+    def start(cls, ray: Any) -> None:
+        started: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+        cls.stopped = stopped = threading.Event()
+
+        def parent() -> None:
+            try:
+                ray.init(address="local", num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, _node_ip_address="127.0.0.1")  # fmt: skip
+            except BaseException as error:  # handed to the caller
+                started.put(error)
+                return
+            started.put(None)
+            stopped.wait()
+
+        threading.Thread(target=parent, name="orgide ray parent", daemon=True).start()
+        error = started.get()
+        if error is not None:
+            raise error
+
+    @classmethod
+    def stop(cls) -> None:
+        cls.stopped.set()
+
+
 def _init(ray: Any, address: RayAddress | None) -> None:
     if address is None:
-        ray.init(address="local", num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
+        _LocalParent.start(ray)
         return
     try:
         socket.create_connection((address.host, address.port), timeout=PROBE_TIMEOUT_S).close()

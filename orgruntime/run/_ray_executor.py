@@ -149,7 +149,7 @@ class RayExecutor:
         ray = _ray()
         timeout = LOCAL_START_TIMEOUT_S if self.address is None else CONNECT_TIMEOUT_S
         try:
-            await on_daemon_thread(lambda: Session.acquire(ray, self.address), timeout, late=lambda _: Session.release() and ray.shutdown())
+            await on_daemon_thread(lambda: Session.acquire(ray, self.address), timeout, late=lambda _: Session.release() and Session.shutdown(ray))
         except asyncio.TimeoutError:
             what = "a local Ray instance did not start" if self.address is None else f"the Ray cluster at {self.address} did not answer"
             raise ExecutorError(f"{what} within {timeout:g} s") from None
@@ -315,6 +315,6 @@ class RayExecutor:
         await asyncio.gather(*(forget(host) for host in hosts))
         if Session.release():
             try:
-                await on_daemon_thread(ray.shutdown, CLOSE_TIMEOUT_S)
+                await on_daemon_thread(lambda: Session.shutdown(ray), CLOSE_TIMEOUT_S)
             except asyncio.TimeoutError:
                 pass  # left to finish on its daemon thread
