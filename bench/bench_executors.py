@@ -45,7 +45,7 @@ def timed_run(org, config: RunConfig, runs_dir: Path) -> tuple[float, float, int
 
 def report(label: str, wall: float, cpu: float, messages: int, calls: int, status: str) -> None:
     print(f"{label:<28} {status:<10} {messages:>6} msgs {calls:>6} calls  wall {wall:7.2f} s  CPU {cpu:7.2f} s  "
-          f"{1000 * wall / messages:6.2f} ms wall/msg  {1000 * cpu / messages:6.2f} ms CPU/msg")
+          f"{1000 * wall / messages:6.2f} ms wall/msg  {1000 * cpu / messages:6.2f} ms CPU/msg  (load {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:
