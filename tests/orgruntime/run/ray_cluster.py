@@ -153,11 +153,11 @@ class TwoNodeCluster:
         for node in (self.worker, self.head):
             if node is not None:
                 try:
-                    node.wait(timeout=10)
+                    node.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     pass
-        psutil.wait_procs(self._seen, timeout=5)  # reaps those that are now this process's children
-        deadline = time.monotonic() + 15
+        psutil.wait_procs(self._seen, timeout=3)  # reaps those that are now this process's children
+        deadline = time.monotonic() + 10
         while (left := self.leftovers()) and time.monotonic() < deadline:
             for process in left:
                 try:
