@@ -273,8 +273,6 @@ def transcript(folder: Path, run_id: str) -> str:
     return "\n".join(render_transcript(load_events(folder / ".orgide" / "runs" / run_id).events)) + "\n"
 
 
-@pytest.mark.xfail(reason="a9c936b starts the local Ray instance on a thread that then ends: Ray's fate sharing "
-                          "(PR_SET_PDEATHSIG) kills its GCS and raylet with that thread, and the driver dies 60 s later", strict=False)
 @pytest.mark.timeout(CHILD_TIMEOUT_S + 60)
 def test_picking_ray_in_the_console_runs_the_org_on_local_ray_with_the_asyncio_transcript() -> None:
     """The journey runs in a child pytest: the IDE's process is the Ray driver, and Ray's core ends a driver
