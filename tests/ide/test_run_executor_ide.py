@@ -195,7 +195,7 @@ def test_without_ray_the_ray_choice_is_disabled_and_says_how_to_install_it(make_
         assert picker.executor == "local"
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:Items .* on TypedDict class:UserWarning")  # litellm's Router types
 def test_model_servers_from_the_settings_serve_the_runs_models(make_window, org_folder: Path, qtbot, memory_keyring) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     server = FakeOpenAI().start()
