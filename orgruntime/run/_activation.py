@@ -90,7 +90,6 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
         temperature=org_agent.temperature if org_agent.temperature is not None else engine.org.defaults.temperature,
         max_tokens=org_agent.max_tokens or engine.org.defaults.max_tokens,
         **_servers(engine, model),
-        api_key=engine.config.api_key,
         agent_id=agent_id,
     )
 
@@ -122,10 +121,14 @@ async def _call_model(engine: Engine, agent_id: str) -> None:
 
 
 def _servers(engine: Engine, model: str) -> dict[str, Any]:
+    """Where `model` is served, with the run's key for those servers; a model served by its provider (no server
+    configured) gets no key from the run, so a server's token never reaches a provider (litellm uses the provider's own)."""
     servers = tuple(engine.config.model_servers.get(model, ()))
+    key = engine.config.api_key
     if len(servers) > 1:
-        return {"api_bases": servers}
-    return {"api_base": servers[0] if servers else engine.config.api_base}
+        return {"api_bases": servers, "api_key": key}
+    base = servers[0] if servers else engine.config.api_base
+    return {"api_base": base, "api_key": key if base else None}
 
 
 def _over_budget(engine: Engine, agent_id: str, *, before_call: bool) -> bool:

@@ -96,6 +96,7 @@ def sse_body(answer: Answer, model: str = "gpt-4o-mini") -> bytes:
 class FakeOpenAI:
     behaviours: list[Behaviour] = field(default_factory=lambda: [Answer(text="hello")])
     requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)  # each request's Authorization header ("" when none)
     open_connections: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -109,10 +110,12 @@ class FakeOpenAI:
         with self._lock:
             self.behaviours = list(behaviours)
             self.requests.clear()
+            self.authorizations.clear()
 
-    def _next(self, body: dict[str, Any]) -> Behaviour:
+    def _next(self, body: dict[str, Any], authorization: str = "") -> Behaviour:
         with self._lock:
             self.requests.append(body)
+            self.authorizations.append(authorization)
             return self.behaviours.pop(0) if len(self.behaviours) > 1 else self.behaviours[0]
 
     def wait_closed(self, timeout: float = 5.0) -> bool:
@@ -153,7 +156,7 @@ class FakeOpenAI:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                behaviour = fake._next(body)
+                behaviour = fake._next(body, self.headers.get("authorization") or "")
                 try:
                     self._behave(behaviour, body)
                 except (BrokenPipeError, ConnectionResetError):

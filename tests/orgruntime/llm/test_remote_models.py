@@ -123,3 +123,20 @@ def test_a_router_sends_no_more_calls_to_a_failing_server_once_it_failed(servers
     outcomes.append(stream.outcome.status if stream.outcome else None)
     assert set(outcomes) == {"completed"}
     assert len(failing.requests) == 1 and len(live.requests) == len(outcomes)
+
+
+def test_the_runs_server_key_goes_only_to_configured_servers_never_to_a_provider(servers: list[FakeOpenAI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The boss's model has a server (which takes the run's key); the worker's model has none, so litellm sends
+    it to its provider with the provider's own key. Here the "provider" is a second server on 127.0.0.1, reached
+    through OPENAI_API_BASE: it must see the user's OpenAI key, never the server's token."""
+    server, provider = servers
+    server.script(Answer(tool_calls=(("send_message", {"to": "worker", "content": "count"}),)), Answer(tool_calls=(("finish", {"result": "1 2 3"}),)))
+    provider.script(Answer(text="1 2 3"))
+    monkeypatch.delenv(BLOCK_NETWORK_ENV, raising=False)  # the provider is on loopback; the socket guard still holds
+    monkeypatch.setenv("OPENAI_API_BASE", provider.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-user-openai-key")
+    config = RunConfig(model_servers={BOSS_MODEL: (server.base_url,)}, api_key="server-token", retry=FAST)
+    stream, _ = run(two_model_org(), config, tmp_path / "runs")
+    assert stream.outcome is not None and stream.outcome.status == "completed"
+    assert server.authorizations == ["Bearer server-token"] * 2
+    assert provider.authorizations == ["Bearer sk-user-openai-key"]
