@@ -146,7 +146,7 @@ class RayExecutor:
 
     async def open(self, agent_ids: tuple[str, ...], tool_context: ToolContext) -> None:
         self._tool_context = tool_context
-        ray = _ray()
+        ray = await asyncio.to_thread(_ray)  # importing ray takes seconds: not on the caller's loop (the IDE's UI thread)
         timeout = LOCAL_START_TIMEOUT_S if self.address is None else CONNECT_TIMEOUT_S
         try:
             await on_daemon_thread(lambda: Session.acquire(ray, self.address), timeout, late=lambda _: Session.release() and Session.shutdown(ray))
