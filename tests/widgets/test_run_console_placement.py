@@ -5,8 +5,6 @@ runner), from run.json for past runs, and nothing at all for local runs. Also th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
@@ -15,49 +13,20 @@ pytest.importorskip("qasync")
 import qasync  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from orgruntime.llm import ChatRequest, ChatResult, RetryPolicy  # noqa: E402
-from orgruntime.run import AgentPlaced, LocalExecutor, RunConfig, RunStarted, read_info  # noqa: E402
-from orgruntime.run._tools import ToolContext  # noqa: E402
+from orgruntime.run import AgentPlaced, RunConfig, RunStarted, read_info  # noqa: E402
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script  # noqa: E402
+from tests.orgruntime.run.placing_executor import PlacingExecutor  # noqa: E402
 from tests.widgets.run_console_driver import ConsoleDriver  # noqa: E402
 
 RUN_TIMEOUT_S = 120
 LONG_HOST = "a-very-long-worker-host-name.cluster.example.org:1a2b3c4d"
 
 
-class TwoNodeExecutor:
-    """An executor of its own kind (not the local one): everything runs here, but it says the ceo and the reviewer run
-    on node-a and the engineer on node-b; after `move_after` model calls the engineer moves to node-c (as when
-    its Ray host is restarted elsewhere)."""
-
-    name = "twonode"
-
-    def __init__(self, move_after: int = 3) -> None:
-        self.inner = LocalExecutor()
-        self.where = {"ceo": "host:node-a", "engineer": "host:node-b", "reviewer": "host:node-a"}
-        self.placement_epoch = 0
-        self.calls = 0
-        self.move_after = move_after
-
-    async def open(self, agent_ids: tuple[str, ...], tool_context: ToolContext) -> None:
-        await self.inner.open(agent_ids, tool_context)
-        self.placement_epoch += 1
-
-    async def chat(self, agent_id: str, request: ChatRequest, on_delta, policy: RetryPolicy) -> ChatResult:
-        self.calls += 1
-        if self.calls == self.move_after:
-            self.where["engineer"] = "host:node-c"
-            self.placement_epoch += 1
-        return await self.inner.chat(agent_id, request, on_delta, policy)
-
-    async def call_tool(self, agent_id: str, name: str, arguments: Mapping[str, Any]) -> str:
-        return await self.inner.call_tool(agent_id, name, arguments)
-
-    def placement(self, agent_id: str) -> str:
-        return self.where.get(agent_id, "")
-
-    async def close(self) -> None:
-        await self.inner.close()
+def two_node_executor(move_after: int = 3) -> PlacingExecutor:
+    """An executor of its own kind (not the local one): it says the ceo and the reviewer run on node-a and the
+    engineer on node-b; after `move_after` model calls the engineer moves to node-c."""
+    return PlacingExecutor({"ceo": "host:node-a", "engineer": "host:node-b", "reviewer": "host:node-a"}, name="twonode",
+                           mover="engineer", moved_to="host:node-c", move_after=move_after)  # fmt: skip
 
 
 @pytest.fixture
@@ -117,7 +86,7 @@ def run_once(qtbot, loop, console, driver, task: str, watch=None) -> None:
 
 def test_a_run_on_a_placing_executor_shows_where_each_agent_ran_live_and_in_its_replay(qtbot, tmp_path, loop, setup) -> None:
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT))
-    console, editor, driver = setup(org, executor=TwoNodeExecutor)
+    console, editor, driver = setup(org, executor=two_node_executor)
     live: dict[str, str] = {}
 
     def watch(event) -> None:

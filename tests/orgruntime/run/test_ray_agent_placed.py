@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from orgruntime.llm import ChatRequest, ChatResult, RetryPolicy
 from orgruntime.run import (
     EVENTS_FILE,
     AgentPlaced,
     Executor,
-    LocalExecutor,
     MessageSent,
     RunConfig,
     RunFinished,
@@ -31,43 +27,16 @@ from orgruntime.run import (
     read_info,
     render_transcript,
 )
-from orgruntime.run._tools import ToolContext
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script
+from tests.orgruntime.run.placing_executor import PlacingExecutor
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class MovingExecutor:
-    """Runs everything locally but says its agents run on "node-a"; after `move_after` model calls the engineer
-    "moves" to "node-b" (as when its Ray host is restarted on another node)."""
-
-    name = "moving"
-
-    def __init__(self, move_after: int = 3) -> None:
-        self.inner = LocalExecutor()
-        self.where = {"ceo": "node-a", "engineer": "node-a", "reviewer": "node-a"}
-        self.placement_epoch = 0
-        self.calls = 0
-        self.move_after = move_after
-
-    async def open(self, agent_ids: tuple[str, ...], tool_context: ToolContext) -> None:
-        await self.inner.open(agent_ids, tool_context)
-
-    async def chat(self, agent_id: str, request: ChatRequest, on_delta: Any, policy: RetryPolicy) -> ChatResult:
-        self.calls += 1
-        if self.calls == self.move_after:
-            self.where["engineer"] = "node-b"
-            self.placement_epoch += 1
-        return await self.inner.chat(agent_id, request, on_delta, policy)
-
-    async def call_tool(self, agent_id: str, name: str, arguments: Mapping[str, Any]) -> str:
-        return await self.inner.call_tool(agent_id, name, arguments)
-
-    def placement(self, agent_id: str) -> str:
-        return self.where.get(agent_id, "")
-
-    async def close(self) -> None:
-        await self.inner.close()
+def moving_executor(move_after: int = 3) -> PlacingExecutor:
+    """Says its agents run on "node-a"; after `move_after` model calls the engineer moves to "node-b"."""
+    return PlacingExecutor({"ceo": "node-a", "engineer": "node-a", "reviewer": "node-a"}, name="moving", mover="engineer",
+                           moved_to="node-b", move_after=move_after)  # fmt: skip
 
 
 def run(org, config: RunConfig, runs_dir: Path):
@@ -89,10 +58,10 @@ def test_agent_placed_round_trips_through_json() -> None:
 
 def test_a_non_local_executor_places_every_agent_once_and_again_when_one_moves(tmp_path: Path) -> None:
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT))
-    assert isinstance(MovingExecutor(), Executor)
+    assert isinstance(moving_executor(), Executor)
     _, local_events = run(org, RunConfig(), tmp_path / "local")
     org_dir = tmp_path / "org"
-    stream, events = run(org, RunConfig(executor=MovingExecutor), org_dir / ".orgide" / "runs")
+    stream, events = run(org, RunConfig(executor=moving_executor), org_dir / ".orgide" / "runs")
 
     placed = [(event.agent_id, event.where) for event in events if isinstance(event, AgentPlaced)]
     assert placed == [("ceo", "node-a"), ("engineer", "node-a"), ("reviewer", "node-a"), ("engineer", "node-b")]
@@ -115,13 +84,13 @@ def test_a_non_local_executor_places_every_agent_once_and_again_when_one_moves(t
 
 def test_a_log_cut_after_placement_resumes_and_places_again(tmp_path: Path) -> None:
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT))
-    stream, events = run(org, RunConfig(executor=MovingExecutor), tmp_path / "runs")
+    stream, events = run(org, RunConfig(executor=moving_executor), tmp_path / "runs")
     log = stream.run_dir / EVENTS_FILE
     lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
     cut = next(index for index, line in enumerate(lines) if '"kind":"AgentPlaced"' in line and "node-b" in line)
     log.write_text("".join(lines[: cut + 2]), encoding="utf-8")  # the move and one event after it survive
 
-    outcome = asyncio.run(asyncio.wait_for(Runner(RunConfig(executor=lambda: MovingExecutor(move_after=1000))).resume(org, stream.run_dir), 60))
+    outcome = asyncio.run(asyncio.wait_for(Runner(RunConfig(executor=lambda: moving_executor(move_after=1000))).resume(org, stream.run_dir), 60))
     assert outcome.status == "completed"
     after = load_events(stream.run_dir).events
     resumed_at = next(index for index, event in enumerate(after) if isinstance(event, RunStarted) and event.resumed)
@@ -133,7 +102,7 @@ def test_a_log_cut_after_placement_resumes_and_places_again(tmp_path: Path) -> N
 
 def test_a_resumed_run_on_the_local_executor_takes_a_log_with_placements(tmp_path: Path) -> None:
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT))
-    stream, events = run(org, RunConfig(executor=MovingExecutor), tmp_path / "runs")
+    stream, events = run(org, RunConfig(executor=moving_executor), tmp_path / "runs")
     log = stream.run_dir / EVENTS_FILE
     lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
     log.write_text("".join(lines[:8]), encoding="utf-8")
@@ -151,7 +120,7 @@ def test_the_live_view_shows_where_each_agent_runs_and_when_it_moves(tmp_path: P
 
     org = chain_org(write_script(tmp_path, CHAIN_SCRIPT))
     screens = []
-    for config in (RunConfig(executor=MovingExecutor), RunConfig()):
+    for config in (RunConfig(executor=moving_executor), RunConfig()):
         _, events = run(org, config, tmp_path / config.executor.__name__)
         view = RunView()
         lines = [line for event in events for line in view.update(event)]
