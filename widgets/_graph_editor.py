@@ -196,6 +196,9 @@ class GraphEditor(QWidget):
     def set_spend(self, agent_id: str, text: str) -> None:
         self.overlays.set_spend(agent_id, text)
 
+    def set_placement(self, agent_id: str, text: str) -> None:
+        self.overlays.set_placement(agent_id, text)
+
     def clear_run(self) -> None:
         self.overlays.clear_run()
 

@@ -52,6 +52,7 @@ class NodeItem(QGraphicsItem):
         self.diff_fields: tuple[str, ...] = ()
         self.run_state: RunState | None = None
         self.spend_text = ""
+        self.placement = ""  # where the agent runs or ran, e.g. "runs on host:node" (tooltip only)
         self.found = False
         self.hovered = False
         self.positioned = True  # False while shown at a place the layout does not store
@@ -93,6 +94,11 @@ class NodeItem(QGraphicsItem):
         self.run_state = state
         self._refresh_tooltip()
         self.update()
+
+    def set_placement(self, text: str) -> None:
+        if text != self.placement:
+            self.placement = text
+            self._refresh_tooltip()
 
     def set_spend(self, text: str) -> None:
         self.prepareGeometryChange()
@@ -300,6 +306,8 @@ class NodeItem(QGraphicsItem):
             lines.append(f"{self.diff_mark}{detail}")
         if self.run_state is not None:
             lines.append(f"run: {self.run_state}")
+        if self.placement:
+            lines.append(self.placement)
         lines.extend(f"{d.severity}: {d.message}" for d in self.diagnostics)
         self.setToolTip("\n".join(lines))
 

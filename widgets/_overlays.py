@@ -13,7 +13,7 @@ from widgets._scene import OrgScene
 
 
 class Overlays(QObject):
-    """`show_diff` / `clear_diff` and `show_run_state` / `pulse_channel` / `set_spend` / `clear_run`."""
+    """`show_diff` / `clear_diff` and `show_run_state` / `pulse_channel` / `set_spend` / `set_placement` / `clear_run`."""
 
     def __init__(self, scene: OrgScene, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -27,6 +27,7 @@ class Overlays(QObject):
         scene.nodes_changed.connect(self._reapply_run_state)
         self._run_states: dict[str, RunState] = {}
         self._spend: dict[str, str] = {}
+        self._placements: dict[str, str] = {}
 
     # --- diff ---
     def show_diff(self, diff, base: Org | None = None) -> None:
@@ -149,6 +150,16 @@ class Overlays(QObject):
         if node is not None:
             node.set_spend(text)
 
+    def set_placement(self, agent_id: str, text: str) -> None:
+        """Where the agent runs, as a line of its tooltip, such as "runs on host:node" ("" clears it)."""
+        if text:
+            self._placements[agent_id] = text
+        else:
+            self._placements.pop(agent_id, None)
+        node = self._scene.node(agent_id)
+        if node is not None:
+            node.set_placement(text)
+
     def pulse_channel(self, source: str, target: str, duration_ms: int = 700) -> bool:
         """A dot travels along the channel `source -> target` (a message sent); False if none is drawn."""
         edges = self._edges_for(source, target) or self._edges_for(target, source)
@@ -182,7 +193,11 @@ class Overlays(QObject):
             node = self._scene.node(agent_id)
             if node is not None:
                 node.set_spend("")
-        self._run_states, self._spend = {}, {}
+        for agent_id in list(self._placements):
+            node = self._scene.node(agent_id)
+            if node is not None:
+                node.set_placement("")
+        self._run_states, self._spend, self._placements = {}, {}, {}
 
     def _end_pulse(self, edge: EdgeItem) -> None:
         self._pulses.pop(id(edge), None)
@@ -190,7 +205,7 @@ class Overlays(QObject):
             edge.set_pulse(0.0)
 
     def _reapply_run_state(self) -> None:
-        """Nodes made again (after a rename, undo, reload) keep their run state and spend."""
+        """Nodes made again (after a rename, undo, reload) keep their run state, spend and placement."""
         for agent_id, state in self._run_states.items():
             node = self._scene.node(agent_id)
             if node is not None and node.run_state != state:
@@ -199,3 +214,7 @@ class Overlays(QObject):
             node = self._scene.node(agent_id)
             if node is not None and node.spend_text != text:
                 node.set_spend(text)
+        for agent_id, text in self._placements.items():
+            node = self._scene.node(agent_id)
+            if node is not None:
+                node.set_placement(text)

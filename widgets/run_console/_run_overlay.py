@@ -5,9 +5,8 @@ editor's overlay API; cleared when the run ends."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QGraphicsSceneHelpEvent, QToolTip
 
 from orgruntime.run import (
     AgentActivated,
@@ -25,7 +24,6 @@ from orgruntime.run import (
 
 from widgets._geometry import NODE_WIDTH
 from widgets._graph_editor import GraphEditor
-from widgets._node_item import NodeItem
 from widgets._node_item import RunState
 from widgets.run_console._totals import Spend, spend_text
 
@@ -50,7 +48,6 @@ class RunOverlay(QObject):
         font.setPointSizeF(LINE_FONT_POINTS)
         self._metrics = QFontMetrics(font)
         self.finished = False
-        editor.scene.installEventFilter(self)
         self._mail: dict[str, int] = {}  # unread messages per idle agent
 
     def feed(self, event: Event) -> None:
@@ -90,6 +87,7 @@ class RunOverlay(QObject):
             case AgentPlaced(agent_id=agent, where=where):
                 self.where[agent] = where
                 self._show_line(agent)
+                self.editor.set_placement(agent, self.tooltip(agent))
             case RunFinished():
                 if self.keep_after_finish:
                     for agent_id in list(self.states):
@@ -100,6 +98,8 @@ class RunOverlay(QObject):
                     self.clear()
                     self.where = where  # for the tooltips: where each agent ran
                 self.finished = True
+                for agent_id in self.where:
+                    self.editor.set_placement(agent_id, self.tooltip(agent_id))
             case _:
                 pass
 
@@ -112,18 +112,6 @@ class RunOverlay(QObject):
         """The line the agent's tooltip gets: "runs on host:node" (or "ran on ..." once the run is over)."""
         where = self.where.get(agent_id)
         return f"{'ran' if self.finished else 'runs'} on {where}" if where else ""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """The scene's tooltip for a node of a placed agent gets where it runs under the node's own lines."""
-        if event.type() != QEvent.Type.GraphicsSceneHelp or not self.where or not isinstance(event, QGraphicsSceneHelpEvent):
-            return False
-        node = next((item for item in self.editor.scene.items(event.scenePos()) if isinstance(item, NodeItem)), None)
-        line = self.tooltip(node.agent_id) if node is not None else ""
-        if not line:
-            return False
-        QToolTip.showText(event.screenPos(), "\n".join(part for part in (node.toolTip(), line) if part))
-        event.accept()
-        return True
 
     def line(self, agent_id: str) -> str:
         """What shows under the agent's node: its spend, then where it runs (elided to the node's width)."""
