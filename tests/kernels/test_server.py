@@ -362,7 +362,7 @@ def test_a_client_leaving_mid_stream_cancels_its_sequence(server: BackgroundServ
     before = stats(server)
     long_request = {"prompt": "the", "max_tokens": CONTEXT - 10, "ignore_eos": True, "stream": True}  # ~20 s if left to run
 
-    async def leave_after_three_chunks() -> float:
+    async def leave_after_three_chunks() -> None:
         async with aiohttp.ClientSession() as session:
             response = await session.post(server.base_url + "/completions", json=long_request, headers={"Authorization": f"Bearer {TOKEN}"})
             seen = 0
@@ -374,11 +374,10 @@ def test_a_client_leaving_mid_stream_cancels_its_sequence(server: BackgroundServ
             health = await session.get(server.url + "/health")  # the event loop is free while the sequence decodes
             assert health.status == 200 and time.monotonic() - started < 5  # the full generation takes ~20 s
             response.close()  # drops the connection mid-stream
-        return time.monotonic()
 
-    left = asyncio.run(leave_after_three_chunks())
-    after = wait_until_idle(server, timeout=10)
-    assert after["running"] == 0 and time.monotonic() - left < 5, after
+    asyncio.run(leave_after_three_chunks())
+    after = wait_until_idle(server, timeout=10)  # cancelled, not run to the end: the counts say which
+    assert after["running"] == 0, after
     assert after["cancelled"] - before["cancelled"] == 1 and after["completed"] == before["completed"]
     assert_engine_released(after)
 
@@ -392,10 +391,9 @@ def test_a_client_leaving_a_whole_request_cancels_its_sequence(server: Backgroun
         deadline = time.monotonic() + 10
         while stats(server)["running"] == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
-    left = time.monotonic()
     after = wait_until_idle(server, timeout=10)
-    assert after["running"] == 0 and time.monotonic() - left < 5, after
-    assert after["cancelled"] - before["cancelled"] == 1
+    assert after["running"] == 0, after
+    assert after["cancelled"] - before["cancelled"] == 1 and after["completed"] == before["completed"]
     assert_engine_released(after)
 
 
