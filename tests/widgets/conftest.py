@@ -51,3 +51,39 @@ def make_editor(qtbot):
         return editor
 
     return make
+
+
+@pytest.fixture
+def loop(qapp):
+    """A qasync loop: the Qt loop is the asyncio loop, as in the app."""
+    import asyncio
+
+    import qasync
+
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()  # ends the threads of asyncio.to_thread
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path, loop):
+    """`make(org, **run_config)` -> (RunConsole, GraphEditor, ConsoleDriver): a shown console and an editor with
+    the live run overlay, driven by real runs under tmp_path/runs."""
+    from orgruntime.run import RunConfig
+    from tests.widgets.run_console_driver import ConsoleDriver
+    from widgets import GraphEditor, OrgDocument
+    from widgets.run_console import RunConsole, RunOverlay
+
+    def make(org, **config):
+        console = RunConsole()
+        qtbot.addWidget(console)
+        console.resize(1000, 700)
+        console.show()
+        editor = GraphEditor(OrgDocument(org))
+        qtbot.addWidget(editor)
+        overlay = RunOverlay(editor)
+        return console, editor, ConsoleDriver(console, overlay, org, tmp_path / "runs", config=RunConfig(**config))
+
+    return make

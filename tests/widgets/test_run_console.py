@@ -9,24 +9,13 @@ import pytest
 
 pytest.importorskip("qasync")
 
-import qasync  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from orgruntime import Budget  # noqa: E402
 from orgruntime.run import AgentActivated, LLMCallFinished, MessageSent, RunPaused  # noqa: E402
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, human_org, write_script  # noqa: E402
-from tests.widgets.run_console_driver import ConsoleDriver  # noqa: E402
 
 RUN_TIMEOUT_S = 120
-
-
-@pytest.fixture
-def loop(qapp):
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()  # ends the threads of asyncio.to_thread
-    asyncio.set_event_loop(None)
 
 
 async def until(predicate, timeout: float = RUN_TIMEOUT_S) -> None:
@@ -40,27 +29,6 @@ async def until(predicate, timeout: float = RUN_TIMEOUT_S) -> None:
 def play(loop, scenario) -> None:
     """Run the whole scenario on the qasync loop, as in the app, where the Qt loop is the asyncio loop."""
     loop.run_until_complete(asyncio.wait_for(scenario(), 4 * RUN_TIMEOUT_S))
-
-
-@pytest.fixture
-def setup(qtbot, tmp_path, loop):
-    from widgets import GraphEditor, OrgDocument
-    from widgets.run_console import RunConsole, RunOverlay
-
-    def make(org, **config):
-        console = RunConsole()
-        qtbot.addWidget(console)
-        console.resize(1000, 700)
-        console.show()
-        editor = GraphEditor(OrgDocument(org))
-        qtbot.addWidget(editor)
-        overlay = RunOverlay(editor)
-        from orgruntime.run import RunConfig
-
-        driver = ConsoleDriver(console, overlay, org, tmp_path / "runs", config=RunConfig(**config))
-        return console, editor, driver
-
-    return make
 
 
 def click(qtbot, button) -> None:

@@ -10,13 +10,11 @@ import pytest
 
 pytest.importorskip("qasync")
 
-import qasync  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from orgruntime.run import AgentPlaced, RunConfig, RunStarted, read_info  # noqa: E402
+from orgruntime.run import AgentPlaced, RunStarted, read_info  # noqa: E402
 from tests.orgruntime.run.orgs import CHAIN_SCRIPT, chain_org, write_script  # noqa: E402
 from tests.orgruntime.run.placing_executor import PlacingExecutor  # noqa: E402
-from tests.widgets.run_console_driver import ConsoleDriver  # noqa: E402
 
 RUN_TIMEOUT_S = 120
 LONG_HOST = "a-very-long-worker-host-name.cluster.example.org:1a2b3c4d"
@@ -27,33 +25,6 @@ def two_node_executor(move_after: int = 3) -> PlacingExecutor:
     engineer on node-b; after `move_after` model calls the engineer moves to node-c."""
     return PlacingExecutor({"ceo": "host:node-a", "engineer": "host:node-b", "reviewer": "host:node-a"}, name="twonode",
                            mover="engineer", moved_to="host:node-c", move_after=move_after)  # fmt: skip
-
-
-@pytest.fixture
-def loop(qapp):
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def setup(qtbot, tmp_path, loop):
-    from widgets import GraphEditor, OrgDocument
-    from widgets.run_console import RunConsole, RunOverlay
-
-    def make(org, **config):
-        console = RunConsole()
-        qtbot.addWidget(console)
-        console.resize(1000, 700)
-        console.show()
-        editor = GraphEditor(OrgDocument(org))
-        qtbot.addWidget(editor)
-        overlay = RunOverlay(editor)
-        return console, editor, ConsoleDriver(console, overlay, org, tmp_path / "runs", config=RunConfig(**config))
-
-    return make
 
 
 def hover_tooltip(qtbot, editor, agent_id: str) -> str:
