@@ -89,6 +89,19 @@ def test_the_output_head_is_float32_exact_near_the_top(mixed: Path) -> None:
         assert torch.equal(refined.argmax(-1), truth.argmax(-1))
 
 
+def test_the_output_head_refines_at_most_its_limit_per_row(mixed: Path) -> None:
+    with GGUFFile(mixed) as file:
+        head = OutputHead(WeightLoader(file, "fused").linear(["q8"], [(32, 256)]), Embedding(file, "q8"))
+        head.MOST_REFINED = 4
+        x = torch.randn(3, 256, generator=torch.Generator().manual_seed(7)) * 1e-3  # every logit within the margin
+        fast, refined = head.fast.whole(x).float(), head.whole(x)
+        truth = x.double() @ exact(file, "q8").double().T  # [3, 32]
+        changed = refined != fast
+        assert changed.sum(-1).max() <= 4 and changed.any()
+        top = fast.topk(4, dim=-1).indices
+        assert torch.allclose(refined.gather(-1, top).double(), truth.gather(-1, top), atol=1e-6)
+
+
 def test_released_pages_read_back_the_same_bytes(mixed: Path) -> None:
     with GGUFFile(mixed) as file:
         before = file.tensor_bytes("q6").copy()
