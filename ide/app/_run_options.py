@@ -7,7 +7,6 @@ each check returns the problem as a sentence, or None when the input is fine.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +21,6 @@ EXECUTORS = (LOCAL, RAY)
 EXECUTOR_TITLES = {LOCAL: "Local (asyncio)", RAY: "Ray"}
 RAY_INSTALL_HINT = "Ray is not installed. Install the cluster extra: pip install 'orgide[cluster]'"
 _URL_SEPARATORS = re.compile(r"[\s,]+")
-# Ray's core ends a driver process whose cluster has been unreachable for this long (60 s by default). The IDE
-# is the driver of its Ray runs and stays connected to a cluster it joined: it must outlive that cluster (runs
-# on it then fail with the reason, as every wait on the cluster is bounded by the executor).
-RAY_DRIVER_SETTINGS = {"RAY_gcs_rpc_server_reconnect_timeout_s": str(10 * 365 * 24 * 3600)}
 
 
 @dataclass(frozen=True)
@@ -106,13 +101,11 @@ def _row_problem(model: str, urls: list[str], servers: Mapping[str, object]) -> 
 def executor_factory(options: RunOptions, *, uses_local_models: bool = False) -> Callable[[], Executor]:
     """RunConfig.executor for these options. On Ray, a run with `local/` models has each host register the
     built-in engine with litellm in its own process (with the engine's default settings), and this process
-    is set to outlive its cluster (RAY_DRIVER_SETTINGS)."""
+    is set to outlive its cluster (orgruntime.run.RAY_DRIVER_SETTINGS, applied by the executor)."""
     from orgruntime.run import LocalExecutor, ray_executor
 
     if options.executor != RAY:
         return LocalExecutor
-    for name, value in RAY_DRIVER_SETTINGS.items():  # read when the executor first joins or starts a cluster
-        os.environ.setdefault(name, value)
     address = options.ray_address.strip() or None
     if uses_local_models:
         from kernels import register_litellm_provider

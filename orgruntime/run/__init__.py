@@ -28,6 +28,7 @@ from orgruntime.run._human import NO_HUMAN_ANSWER, FixedAnswers, HumanDesk, Huma
 from orgruntime.run._log import EVENTS_FILE, INFO_FILE, WORKSPACE_DIR, LoadedLog, list_runs, load_events, read_info
 from orgruntime.run._org_tools import TOOLS_DIR, OrgTool, discover_org_tools, read_org_tool
 from orgruntime.run._python_tool import PythonLimits
+from orgruntime.run._ray_connect import DRIVER_SETTINGS as RAY_DRIVER_SETTINGS
 from orgruntime.run._transcript import render_transcript
 from orgruntime.run._workspace import confined_path
 
@@ -80,6 +81,7 @@ __all__ = [
     "load_events",
     "read_info",
     "ray_executor",
+    "RAY_DRIVER_SETTINGS",
     "read_org_tool",
     "render_transcript",
 ]

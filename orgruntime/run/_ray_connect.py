@@ -23,6 +23,10 @@ PROBE_TIMEOUT_S = 5.0  # a TCP connect to the address: nothing there fails here,
 # try end sooner.
 _CONNECT_SETTINGS = {"RAY_gcs_server_port_wait_time_s": "1"}
 IMPORT_SETTINGS = {"RAY_py_gcs_connect_timeout_s": "10", "RAY_USAGE_STATS_ENABLED": "0"}
+# Ray's core ends a driver process whose cluster has been unreachable for this long (60 s by default). The driver
+# (the CLI's run, the IDE) must outlive a cluster that vanishes: its runs then fail with the reason, as every wait
+# on the cluster is bounded by the executor. Read when the driver first joins or starts a cluster.
+DRIVER_SETTINGS = {"RAY_gcs_rpc_server_reconnect_timeout_s": str(10 * 365 * 24 * 3600)}
 
 
 class ExecutorError(RunError):

@@ -26,7 +26,7 @@ from typing import Any
 from orgruntime.llm import ChatRequest, ChatResult, RetryPolicy
 from orgruntime.run._executor import DeltaSink
 from orgruntime.run._ray_address import parse_ray_address
-from orgruntime.run._ray_connect import IMPORT_SETTINGS, ExecutorError, Session, first_line, on_daemon_thread
+from orgruntime.run._ray_connect import DRIVER_SETTINGS, IMPORT_SETTINGS, ExecutorError, Session, first_line, on_daemon_thread
 from orgruntime.run._tools import ToolContext, call_tool
 
 DEFAULT_HOSTS = 2
@@ -53,6 +53,8 @@ def _ray() -> Any:
     if "ray" not in sys.modules:
         for name, value in IMPORT_SETTINGS.items():
             os.environ.setdefault(name, value)
+    for name, value in DRIVER_SETTINGS.items():  # unless the user set them
+        os.environ.setdefault(name, value)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import ray
 

@@ -21,8 +21,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 
 from ide.app import AppSettings
-from ide.app._run_options import RAY_DRIVER_SETTINGS, RAY_INSTALL_HINT, RunOptions, parse_server_rows, ray_address_problem, server_url_problem
-from orgruntime.run import RunFinished, load_events, read_info, render_transcript
+from ide.app._run_options import RAY_INSTALL_HINT, RunOptions, parse_server_rows, ray_address_problem, server_url_problem
+from orgruntime.run import RAY_DRIVER_SETTINGS, RunFinished, load_events, read_info, render_transcript
 from tests.orgruntime.llm.fake_openai import Answer, FakeOpenAI
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "runs" / "startup"

@@ -5,6 +5,7 @@ the address in the reason."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ import importlib.util
 
 import pytest
 
-from orgruntime.run import LLMCallFinished, RunConfig, Runner, load_events, ray_executor, read_info
+from orgruntime.run import RAY_DRIVER_SETTINGS, LLMCallFinished, RunConfig, Runner, load_events, ray_executor, read_info
 from orgruntime.run._ray_address import parse_ray_address
 from orgruntime.run._ray_connect import PROBE_TIMEOUT_S, Session
 from orgruntime.run._ray_executor import CONNECT_TIMEOUT_S, RayExecutor, _ray
@@ -123,3 +124,15 @@ def test_an_address_where_something_else_listens_fails_within_the_connect_deadli
     assert Session.lock.acquire(timeout=90)
     Session.lock.release()
     assert not ray.is_initialized()
+
+
+def test_the_driver_is_set_to_outlive_a_vanished_cluster_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's core ends a driver whose cluster is unreachable for 60 s; the CLI's and the IDE's runs must fail instead."""
+    (name, value), = RAY_DRIVER_SETTINGS.items()
+    monkeypatch.setenv(name, "")
+    monkeypatch.delenv(name)
+    _ray()
+    assert os.environ[name] == value and int(value) > 365 * 24 * 3600
+    monkeypatch.setenv(name, "120")
+    _ray()
+    assert os.environ[name] == "120"
