@@ -3,110 +3,211 @@
 Agents of one org start with the same brief, so the decode rows of a step mostly attend over the
 same KV pages; attending sequence by sequence reads those pages once per sequence. Here the rows of
 a `DecodeGroup` (kernels/engine/_step_plan.py) compute their scores over the shared blocks in one
-matmul and their value products over them in another.
+matmul per block and their value products over them in another, straight from the KV store (a
+group's blocks are views of it when its pages are consecutive).
 
-Batch invariance: a row's numbers must not depend on what it is batched with. Every row, alone or
-in a group, computes its scores and its value products over fixed blocks of ATTENTION_BLOCK
-positions (block j: positions [j*B, (j+1)*B), then a last partial block), each block a matmul of
-its own, and adds the blocks' products in one reduction over a [n, NKV, J, G, D] tensor. A group's
-block matmul has m G rows where the row alone has G: BLAS kernels are chosen by shape, and for some
-shapes (M = 1, some small M) the rows of a taller product are summed in another order, so a group
-forms only for shapes `grouping_is_exact` has checked on this machine. (The blocked sum differs in
-its last bits from one matmul over all positions, the single-sequence forward's; the engine equals
-itself alone, which tests/kernels/test_shared_attention.py asserts bit for bit.)
+Batch invariance: a row's numbers must not depend on what it is batched with. Every row of at least
+one block (a `BlockedRow`), alone or in a group, computes its scores and value products over fixed
+blocks of ATTENTION_BLOCK positions (block j: positions [j*B, (j+1)*B); the last one padded to B
+positions, masked out of the softmax, their values zeroed), each block a matmul of its own; its
+softmax runs over its J*B positions and its products are added in one reduction over a [NKV, J, G*D]
+slice. A group's block matmul has m G rows where the row alone has G: BLAS kernels are chosen by
+shape, and for some shapes (M = 1, some small M) the rows of a taller product are summed in another
+order, so a group forms only for shapes `grouping_is_exact` has checked on this machine. (The
+blocked sum differs in its last bits from one matmul over all positions, the single-sequence
+forward's; the engine equals itself alone, which tests/kernels/test_shared_attention.py asserts bit
+for bit.) Rows shorter than a block attend exactly as the single-sequence forward does.
 
-Rows of the same shape (the same group and context length: agents that started together) are
-computed side by side, as batched matmuls whose every batch element is the row's own product.
+The blocks of all rows live in three tables a layer fills in place (`_Layout`, built once per step):
+scores and probabilities as rows of B, products as rows of G*D. Each table is filled by the block
+matmuls writing into it and read by one index_select per rows of one block count (a `_Class`), so a
+step's layer runs a fixed number of ops, whatever its rows' lengths.
 
-Shapes: B decode rows, G query heads per key/value head, NKV key/value heads, D head size,
-S a row's context, Sg a group's shared positions, m a group's rows, n a class's rows, J blocks.
+Shapes: R decode rows, G query heads per key/value head, NKV key/value heads, D head size,
+B = ATTENTION_BLOCK, T own blocks (of all rows, past their groups'), m a group's rows, Jg a group's
+blocks, n a class's rows, J their blocks.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
-from kernels.engine._step_plan import ATTENTION_BLOCK, StepPlan
+from kernels.engine._step_plan import ATTENTION_BLOCK, BlockedRow, DecodeGroup, StepPlan
 
 
-def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
-    """keys/values [NKV, slots, D], queries [B, NH, D] (the decode rows) -> [B, NH * D]."""
+def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor, plan: StepPlan,
+                            layout: _Layout | None = None) -> torch.Tensor:  # fmt: skip
+    """keys/values [NKV, slots, D], queries [R, NH, D] (the decode rows) -> [R, NH * D].
+
+    `layout`: `decode_layout(plan, NKV, G)`, built once per step (built here when None)."""
     rows, heads, d = queries.shape
     kv_heads = keys.shape[0]
     g = heads // kv_heads
-    q = queries.view(rows, kv_heads, g, d)
-    scale = d**-0.5
-    group_scores = []  # per group [NKV, m, G, Sg]
-    for group in plan.decode_groups:
-        m = len(group.rows)
-        shared_q = q[list(group.rows)].transpose(0, 1).reshape(kv_heads, m * g, d)  # [NKV, m G, D]
-        group_scores.append(_block_scores(shared_q, _slots(keys, group.slots), group.blocks).view(kv_heads, m, g, -1))
-    probs, rest_values = [], []
-    for c in plan.decode_classes:  # rows of one shape side by side: n of them, `rest` positions each past the group's
-        n, rest = len(c.rows), c.length - c.shared
-        k = _by_row(keys, c.rest_slots, n, rest)  # [n NKV, rest, D]
-        rest_values.append(_by_row(values, c.rest_slots, n, rest))
-        class_q = q[list(c.rows)].view(n * kv_heads, g, d)
-        whole = rest // ATTENTION_BLOCK * ATTENTION_BLOCK
-        scores = torch.bmm(class_q, k[:, whole:].transpose(1, 2))  # [n NKV, G, rest - whole]: the last, partial block
-        if whole:
-            scores = torch.cat([_block_scores(class_q, k[:, :whole], whole // ATTENTION_BLOCK), scores], dim=2)
-        scores = scores.view(n, kv_heads, g, rest)
-        if c.group >= 0:
-            shared = group_scores[c.group][:, c.offset : c.offset + n].transpose(0, 1)  # [n, NKV, G, Sg]
-            scores = torch.cat([shared, scores], dim=3)  # [n, NKV, G, S]
-        probs.append(torch.softmax(scores.mul_(scale), dim=-1))
-    pieces: list[list[torch.Tensor]] = [[] for _ in plan.decode_classes]  # per class [n, NKV, j, G, D] each
-    for index, group in enumerate(plan.decode_groups):
-        members = sorted((i for i, c in enumerate(plan.decode_classes) if c.group == index), key=lambda i: plan.decode_classes[i].offset)
-        sg = group.blocks * ATTENTION_BLOCK
-        shared_p = torch.cat([probs[i][..., :sg] for i in members]).transpose(0, 1)  # [NKV, m, G, Sg]
-        products = _block_products(shared_p.reshape(kv_heads, -1, sg), _slots(values, group.slots), group.blocks)  # [NKV, J, m G, D]
-        products = products.view(kv_heads, group.blocks, -1, g, d).permute(2, 0, 1, 3, 4)  # [m, NKV, J, G, D]
-        for i in members:
-            c = plan.decode_classes[i]
-            pieces[i].append(products[c.offset : c.offset + len(c.rows)])
     out = torch.empty(rows, heads * d)
-    for i, c in enumerate(plan.decode_classes):
-        n, rest = len(c.rows), c.length - c.shared
-        p = probs[i][..., c.shared :].reshape(n * kv_heads, g, rest)  # [n NKV, G, rest]
-        v = rest_values[i]  # [n NKV, rest, D]
-        whole = rest // ATTENTION_BLOCK * ATTENTION_BLOCK
-        if whole:
-            pieces[i].append(_block_products(p[..., :whole], v[:, :whole], whole // ATTENTION_BLOCK).view(n, kv_heads, -1, g, d))
-        if rest > whole:
-            pieces[i].append(torch.bmm(p[..., whole:], v[:, whole:]).view(n, kv_heads, 1, g, d))
-        out[list(c.rows)] = torch.cat(pieces[i], dim=2).sum(dim=2).view(n, heads * d)  # [n, NKV, J, G, D] -> [n, NH * D]
+    scale = d**-0.5
+    for row in plan.decode_short:  # the single-sequence forward's ops
+        k, v = _slots(keys, plan.decode_each[row]), _slots(values, plan.decode_each[row])  # [NKV, S, D]
+        scores = torch.bmm(queries[row].view(kv_heads, g, d), k.transpose(1, 2)).mul_(scale)  # [NKV, G, S]
+        out[row] = torch.bmm(torch.softmax(scores, dim=-1), v).view(heads * d)
+    if not plan.decode_blocked:
+        return out
+    layout = layout or decode_layout(plan, kv_heads, g)
+    q = queries.view(rows, kv_heads, g, d).transpose(0, 1)  # [NKV, R, G, D]
+    own = plan.decode_own
+    b, t = ATTENTION_BLOCK, layout.own_blocks
+    scores = torch.empty(layout.score_rows, b)  # rows of B: own blocks' [NKV, T, G], then each group's [NKV, Jg, m, G]
+    products = torch.empty(layout.product_rows, g * d)  # rows of G*D: own blocks' [NKV, T], then each group's [NKV, Jg, m]
+    if t:
+        assert own is not None
+        own_k, own_v = _gather(keys, own.slots, own.pages), _gather(values, own.slots, own.pages)  # [NKV, T B, D]
+        if own.pad is not None:
+            own_v.index_fill_(1, own.pad, 0.0)  # unwritten slots may hold anything; their probabilities are 0
+        own_q = q.index_select(1, own.rows)  # [NKV, T, G, D]
+        torch.bmm(own_q.view(kv_heads * t, g, d), own_k.view(kv_heads * t, b, d).transpose(1, 2),
+                  out=scores[: kv_heads * t * g].view(kv_heads * t, g, b))  # fmt: skip
+    group_kv = []
+    for group, start in zip(plan.decode_groups, layout.group_scores, strict=True):
+        m, jg = len(group.rows), group.blocks
+        group_q = q.index_select(1, layout.group_rows[len(group_kv)])  # [NKV, m, G, D]
+        k = _gather(keys, group.slots, group.pages).view(kv_heads, jg, b, d)  # views of the store when a slice
+        v = _gather(values, group.slots, group.pages).view(kv_heads, jg, b, d)
+        group_kv.append(v)
+        part = scores[start : start + kv_heads * jg * m * g].view(kv_heads, jg, m * g, b)
+        for h in range(kv_heads):
+            block_scores(group_q[h].view(m * g, d), k[h], out=part[h])
+    probs = []
+    for c in layout.classes:
+        n, j = len(c.rows), c.blocks
+        x = scores.index_select(0, c.score_index).view(n, kv_heads * g, j * b).mul_(scale)  # [n, NKV G, J B]
+        if c.pad is not None:
+            x.masked_fill_(c.pad, float("-inf"))
+        probs.append(torch.softmax(x, dim=-1).view(-1, b))  # [n NKV G J, B]
+    p = probs[0] if len(probs) == 1 else torch.cat(probs)  # rows of B, class after class
+    if t:
+        torch.bmm(p.index_select(0, layout.own_probs).view(kv_heads * t, g, b), own_v.view(kv_heads * t, b, d),
+                  out=products[: kv_heads * t].view(kv_heads * t, g, d))  # fmt: skip
+    for group, v, start, index in zip(plan.decode_groups, group_kv, layout.group_products, layout.group_probs, strict=True):
+        m, jg = len(group.rows), group.blocks
+        group_p = p.index_select(0, index).view(kv_heads, jg, m * g, b)
+        part = products[start : start + kv_heads * jg * m].view(kv_heads, jg, m * g, d)
+        for h in range(kv_heads):
+            block_products(group_p[h], v[h], out=part[h])
+    for c in layout.classes:
+        n, j = len(c.rows), c.blocks
+        summed = products.index_select(0, c.product_index).view(n * kv_heads, j, g * d).sum(dim=1)  # [n NKV, G D]
+        out.index_copy_(0, c.row_index, summed.view(n, heads * d))
     return out
 
 
-def _by_row(store: torch.Tensor, slots: torch.Tensor | slice, rows: int, count: int) -> torch.Tensor:
-    """store [NKV, slots, D], the slots of `rows` rows side by side -> [rows NKV, count, D]."""
+def block_scores(q: torch.Tensor, k: torch.Tensor, out: torch.Tensor) -> None:
+    """q [M, D], k [J, B, D] -> out [J, M, B]: block j's scores, a matmul of its own."""
+    torch.bmm(q.expand(k.shape[0], *q.shape), k.transpose(1, 2), out=out)
+
+
+def block_products(p: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> None:
+    """p [J, M, B], v [J, B, D] -> out [J, M, D]: block j's p[j] @ v[j]."""
+    torch.bmm(p, v, out=out)
+
+
+@dataclass(frozen=True)
+class _Class:
+    """Blocked rows with the same number of blocks: one softmax and one reduction for all of them."""
+
+    rows: tuple[int, ...]
+    row_index: torch.Tensor  # [n] long, their decode rows
+    blocks: int  # J
+    score_index: torch.Tensor  # [n NKV G J] long, rows of the score table in (row, NKV, G, J) order
+    product_index: torch.Tensor  # [n NKV J] long, rows of the product table in (row, NKV, J) order
+    pad: torch.Tensor | None  # [n, 1, J B] bool, the padded positions (None: none)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    own_blocks: int  # T
+    score_rows: int
+    product_rows: int
+    group_rows: tuple[torch.Tensor, ...]  # per group [m] long, its decode rows
+    group_scores: tuple[int, ...]  # per group, its first row in the score table
+    group_products: tuple[int, ...]
+    group_probs: tuple[torch.Tensor, ...]  # per group [NKV Jg m G] long, rows of the probability table
+    own_probs: torch.Tensor  # [NKV T G] long
+    classes: tuple[_Class, ...]
+
+
+def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
+    """Where every (row, head, block) lives in a layer's score, probability and product tables."""
+    b, t = ATTENTION_BLOCK, len(plan.decode_own.rows) if plan.decode_own is not None else 0
+    heads = torch.arange(kv_heads)[:, None]  # [NKV, 1]
+    queries = torch.arange(g)
+    group_scores, group_products, start_s, start_p = [], [], kv_heads * t * g, kv_heads * t
+    for group in plan.decode_groups:
+        group_scores.append(start_s)
+        group_products.append(start_p)
+        start_s += kv_heads * group.blocks * len(group.rows) * g
+        start_p += kv_heads * group.blocks * len(group.rows)
+
+    def product_rows(r: BlockedRow) -> torch.Tensor:  # [NKV, J] the product table's rows of r's blocks
+        parts = []
+        if r.group >= 0:
+            group: DecodeGroup = plan.decode_groups[r.group]
+            m = len(group.rows)
+            parts.append(group_products[r.group] + heads * group.blocks * m + torch.arange(r.shared) * m + r.member)
+        parts.append(heads * t + r.first_own + torch.arange(r.blocks - r.shared))
+        return torch.cat(parts, dim=1)
+
+    by_blocks: dict[int, list[BlockedRow]] = {}
+    for r in plan.decode_blocked:
+        by_blocks.setdefault(r.blocks, []).append(r)
+    classes, own_probs = [], torch.empty(kv_heads * t * g, dtype=torch.long)
+    group_probs = [torch.empty(kv_heads * gr.blocks * len(gr.rows) * g, dtype=torch.long) for gr in plan.decode_groups]
+    first_prob = 0
+    for j, members in by_blocks.items():
+        product_index = torch.stack([product_rows(r) for r in members])  # [n, NKV, J]
+        # a block's G score rows follow its product row: score row = product row * G + query head, both tables in the same order
+        score_index = (product_index[:, :, None, :] * g + queries[None, None, :, None]).flatten()  # [n NKV G J]
+        prob_rows = first_prob + torch.arange(len(score_index)).view(len(members), kv_heads, g, j)  # where each lands in the probabilities
+        for n, r in enumerate(members):
+            mine = prob_rows[n]  # [NKV, G, J]
+            own = r.blocks - r.shared
+            if own:
+                positions = (heads[:, :, None] * t + r.first_own + torch.arange(own)) * g + queries[:, None]  # [NKV, G, own]
+                own_probs[positions.flatten()] = mine[:, :, r.shared :].flatten()
+            if r.group >= 0:
+                group = plan.decode_groups[r.group]
+                m = len(group.rows)
+                positions = ((heads[:, :, None] * group.blocks + torch.arange(r.shared)) * m + r.member) * g + queries[:, None]  # [NKV, G, shared]
+                group_probs[r.group][positions.flatten()] = mine[:, :, : r.shared].flatten()
+        first_prob += len(score_index)
+        lengths = torch.tensor([r.length for r in members])
+        pad = None
+        if any(r.length < j * b for r in members):
+            pad = (torch.arange(j * b)[None, :] >= lengths[:, None])[:, None, :]  # [n, 1, J B]
+        rows = tuple(r.row for r in members)
+        classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten(), pad))
+    return _Layout(
+        own_blocks=t,
+        score_rows=start_s,
+        product_rows=start_p,
+        group_rows=tuple(torch.tensor(group.rows, dtype=torch.long) for group in plan.decode_groups),
+        group_scores=tuple(group_scores),
+        group_products=tuple(group_products),
+        group_probs=tuple(group_probs),
+        own_probs=own_probs,
+        classes=tuple(classes),
+    )
+
+
+def _gather(store: torch.Tensor, slots: torch.Tensor | slice, pages: torch.Tensor | None) -> torch.Tensor:
+    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy page by page (or slot by slot)."""
+    if isinstance(slots, slice):
+        return store[:, slots]
+    if pages is None:
+        return store.index_select(1, slots)
     kv_heads, _, d = store.shape
-    picked = _slots(store, slots)  # [NKV, rows count, D]
-    if rows == 1:
-        return picked
-    return picked.view(kv_heads, rows, count, d).transpose(0, 1).reshape(rows * kv_heads, count, d)
-
-
-def _block_scores(q: torch.Tensor, k: torch.Tensor, count: int) -> torch.Tensor:
-    """q [H, M, D], k [H, J B, D] -> [H, M, J B]: the scores of block j in a matmul of its own."""
-    heads, m, d = q.shape
-    blocks_q = q[:, None].expand(heads, count, m, d).reshape(heads * count, m, d)
-    blocks_k = k.reshape(heads * count, ATTENTION_BLOCK, d)
-    scores = torch.bmm(blocks_q, blocks_k.transpose(1, 2))  # [H J, M, B]
-    return scores.view(heads, count, m, ATTENTION_BLOCK).transpose(1, 2).reshape(heads, m, count * ATTENTION_BLOCK)
-
-
-def _block_products(p: torch.Tensor, v: torch.Tensor, count: int) -> torch.Tensor:
-    """p [H, M, J B], v [H, J B, D] -> [H, J, M, D]: block j's p[..., jB:(j+1)B] @ v[jB:(j+1)B]."""
-    heads, m, _ = p.shape
-    d = v.shape[-1]
-    a = p.reshape(heads, m, count, ATTENTION_BLOCK).transpose(1, 2).reshape(heads * count, m, ATTENTION_BLOCK)
-    b = v.reshape(heads * count, ATTENTION_BLOCK, d)
-    return torch.bmm(a, b).view(heads, count, m, d)
+    return store.view(kv_heads, -1, len(slots) // len(pages) * d).index_select(1, pages).view(kv_heads, -1, d)
 
 
 def _slots(store: torch.Tensor, slots: torch.Tensor | slice) -> torch.Tensor:
@@ -120,17 +221,20 @@ def grouping_is_exact(query_heads_per_kv: int, head_dim: int, rows: int, threads
 
     A group's block matmuls have m G rows where a row alone has G; BLAS kernels are chosen by shape,
     and some (small M, or M = 1) sum in another order. Checked once per shape on random data (the
-    kernel a shape gets does not depend on the values)."""
+    kernel a shape gets does not depend on the values), with the very calls attention makes."""
     del threads  # part of the cache key: kernels may be chosen by the thread count too
-    g, d, b = query_heads_per_kv, head_dim, ATTENTION_BLOCK
+    g, d, b, j = query_heads_per_kv, head_dim, ATTENTION_BLOCK, 2
     gen = torch.Generator().manual_seed(0)
-    k, v = torch.randn(2, b, d, generator=gen), torch.randn(2, b, d, generator=gen)
-    q, p = torch.randn(2, rows * g, d, generator=gen), torch.randn(2, rows * g, b, generator=gen)  # a group's operands
-    scores, products = torch.bmm(q, k.transpose(1, 2)), torch.bmm(p, v)
+    k, v = torch.randn(j, b, d, generator=gen), torch.randn(j, b, d, generator=gen)
+    q, p = torch.randn(rows * g, d, generator=gen), torch.randn(j, rows * g, b, generator=gen)  # a group's operands
+    scores, products = torch.empty(j, rows * g, b), torch.empty(j, rows * g, d)
+    block_scores(q, k, out=scores)
+    block_products(p, v, out=products)
     for i in range(rows):
         own = slice(i * g, (i + 1) * g)
-        if not torch.equal(torch.bmm(q[:, own].contiguous(), k.transpose(1, 2)), scores[:, own]):
-            return False
-        if not torch.equal(torch.bmm(p[:, own].contiguous(), v), products[:, own]):
+        alone_scores, alone_products = torch.empty(j, g, b), torch.empty(j, g, d)
+        torch.bmm(q[own].expand(j, g, d).contiguous(), k.transpose(1, 2), out=alone_scores)  # the own blocks' calls
+        torch.bmm(p[:, own].contiguous(), v, out=alone_products)
+        if not torch.equal(alone_scores, scores[:, own]) or not torch.equal(alone_products, products[:, own]):
             return False
     return True

@@ -6,7 +6,9 @@ A KV slot is `page * page_size + offset`.
 
 Decode rows whose sequences share their first KV pages (an org brief every agent starts with) form
 `DecodeGroup`s over whole blocks of ATTENTION_BLOCK positions, so attention can read those keys and
-values once for the whole group (kernels/engine/_shared_attention.py).
+values once for the whole group (kernels/engine/_shared_attention.py). A row of at least one block
+is a `BlockedRow`: its context in blocks, the group's first, then blocks of its own, the last one
+padded to a whole block; the own blocks of all rows are gathered side by side (`OwnBlocks`).
 """
 
 from __future__ import annotations
@@ -27,18 +29,33 @@ class DecodeGroup:
     rows: tuple[int, ...]  # decode rows whose first `blocks` blocks of positions lie in the same pages
     blocks: int
     slots: torch.Tensor | slice  # [blocks * ATTENTION_BLOCK] their KV slots
+    pages: torch.Tensor | None  # [blocks * ATTENTION_BLOCK / page size] the same slots as whole pages (None: a slice)
 
 
 @dataclass(frozen=True)
-class DecodeClass:
-    """Decode rows of one shape, computed side by side: the same group (or none) and context length."""
+class BlockedRow:
+    """A decode row whose context holds a whole block: `blocks` blocks, the first `shared` read with its group."""
 
-    rows: tuple[int, ...]
-    group: int  # index into `decode_groups`, -1 for none; the class's rows are consecutive there, from `offset`
-    offset: int
-    shared: int  # positions the group covers
-    length: int  # S, each row's context
-    rest_slots: torch.Tensor | slice  # [n * (S - shared)] KV slots of positions [shared, S), row after row
+    row: int
+    length: int  # S
+    group: int  # index into `decode_groups`, -1 for none
+    member: int  # its index in the group's rows
+    shared: int  # blocks read with the group
+    first_own: int  # index of its first own block among `OwnBlocks`'
+
+    @property
+    def blocks(self) -> int:
+        return -(-self.length // ATTENTION_BLOCK)
+
+
+@dataclass(frozen=True)
+class OwnBlocks:
+    """The blocks of the blocked rows past their group's, row after row: T blocks of ATTENTION_BLOCK slots."""
+
+    slots: torch.Tensor  # [T B] long; a last block's positions past the row's length lie in its last page (or are its slots again)
+    pages: torch.Tensor | None  # [T B / page size] the same as whole pages, when a block is whole pages
+    pad: torch.Tensor | None  # [n] long, positions in [0, T B) past their row's length (None: none)
+    rows: torch.Tensor  # [T] long, the decode row of each block
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,9 @@ class StepPlan:
     decode_gather: torch.Tensor | None
     decode_spans: tuple[slice, ...]
     decode_groups: tuple[DecodeGroup, ...]
-    decode_classes: tuple[DecodeClass, ...]  # the decode rows by shape, each row in one
+    decode_blocked: tuple[BlockedRow, ...]  # the decode rows of at least one block
+    decode_own: OwnBlocks | None  # their blocks past the groups' (None: no blocked row)
+    decode_short: tuple[int, ...]  # the decode rows shorter than a block (attended as the single-sequence forward does)
     decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
     decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
     prefills: tuple[PrefillPlan, ...]
@@ -106,7 +125,8 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int, can_group: 
     decode_slots, decode_mask = _decode_slots(decode_tables, page_size)
     decode_each = tuple(decode_slots if len(decode_tables) == 1 else slots_of(t, n, page_size) for t, n in decode_tables)
     decode_gather, decode_spans = _gather_spans(decode_each)
-    groups, classes = _decode_groups(decode_tables, page_size, can_group or (lambda m: False))
+    groups = _decode_groups(decode_tables, page_size, can_group or (lambda m: False))
+    blocked, own = _blocked_rows(decode_tables, groups, page_size)
     return StepPlan(
         token_ids=token_ids,
         positions=torch.tensor(positions, dtype=torch.long),
@@ -116,7 +136,9 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int, can_group: 
         decode_gather=decode_gather,
         decode_spans=decode_spans,
         decode_groups=groups,
-        decode_classes=classes,
+        decode_blocked=blocked,
+        decode_own=own,
+        decode_short=tuple(row for row, (_, length) in enumerate(decode_tables) if length < ATTENTION_BLOCK),
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=tuple(prefills),
@@ -156,10 +178,8 @@ def _gather_spans(each: tuple[torch.Tensor | slice, ...]) -> tuple[torch.Tensor 
     return (torch.cat(parts) if parts else None), tuple(spans)
 
 
-def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_group: Callable[[int], bool]) -> tuple[tuple[DecodeGroup, ...], tuple[DecodeClass, ...]]:
-    """Rows whose first block lies in the same pages, each group over the whole blocks two or more of
-    them share; then every row in a class of rows with the same group and length."""
-    group_of = [-1] * len(decode)
+def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_group: Callable[[int], bool]) -> tuple[DecodeGroup, ...]:
+    """Rows whose first block lies in the same pages, each group over the whole blocks two or more of them share."""
     groups: list[DecodeGroup] = []
     per_block = ATTENTION_BLOCK // page_size
     by_first: dict[tuple[int, ...], list[int]] = {}
@@ -175,30 +195,38 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_grou
         if not candidates:
             continue
         blocks = max(candidates, key=lambda j: (j * sum(c >= j for c in common.values()), j))
-        members = sorted((row for row in rows if common[row] >= blocks), key=lambda row: (decode[row][1], row))  # classes together
+        members = tuple(row for row in rows if common[row] >= blocks)
         if not can_group(len(members)):
             continue
-        for row in members:
-            group_of[row] = len(groups)
-        groups.append(DecodeGroup(tuple(members), blocks, slots_of(reference, blocks * ATTENTION_BLOCK, page_size)))
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for row, (_, length) in enumerate(decode):
-        by_shape.setdefault((group_of[row], length), []).append(row)
-    classes = []
-    for (group, length), rows in by_shape.items():
-        shared = groups[group].blocks * ATTENTION_BLOCK if group >= 0 else 0
-        offset = groups[group].rows.index(rows[0]) if group >= 0 else 0
-        parts = [slots_of(decode[row][0][shared // page_size :], length - shared, page_size) if length > shared else slice(0, 0) for row in rows]
-        if len(parts) == 1:
-            rest: torch.Tensor | slice = parts[0]
-        else:
-            rest = torch.cat([_as_tensor(part) for part in parts])
-        classes.append(DecodeClass(tuple(rows), group, offset, shared, length, rest))
-    return tuple(groups), tuple(classes)
+        slots = slots_of(reference, blocks * ATTENTION_BLOCK, page_size)
+        pages = None if isinstance(slots, slice) else torch.tensor(reference[: blocks * per_block], dtype=torch.long)
+        groups.append(DecodeGroup(members, blocks, slots, pages))
+    return tuple(groups)
 
 
-def _as_tensor(slots: torch.Tensor | slice) -> torch.Tensor:
-    return torch.arange(slots.start, slots.stop) if isinstance(slots, slice) else slots
+def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup, ...], page_size: int) -> tuple[tuple[BlockedRow, ...], OwnBlocks | None]:
+    membership = {row: (index, group.rows.index(row), group.blocks) for index, group in enumerate(groups) for row in group.rows}
+    rows, slots, pad, block_rows = [], [], [], []
+    offset = torch.arange(ATTENTION_BLOCK)
+    for row, (table, length) in enumerate(decode):
+        if length < ATTENTION_BLOCK:
+            continue
+        group, member, shared = membership.get(row, (-1, 0, 0))
+        blocked = BlockedRow(row, length, group, member, shared, len(block_rows))
+        rows.append(blocked)
+        positions = (torch.arange(shared, blocked.blocks)[:, None] * ATTENTION_BLOCK + offset).flatten()  # [own B]
+        last = positions >= length
+        pad.append(torch.nonzero(last).flatten() + len(block_rows) * ATTENTION_BLOCK)
+        page_of = (positions // page_size).clamp_(max=len(table) - 1)
+        slots.append(torch.tensor(table, dtype=torch.long)[page_of] * page_size + positions % page_size)
+        block_rows += [row] * (blocked.blocks - shared)
+    if not rows:
+        return (), None
+    every = torch.cat(slots)
+    pages = every[::page_size] // page_size if ATTENTION_BLOCK % page_size == 0 else None
+    padding = torch.cat(pad)
+    own = OwnBlocks(every, pages, padding if len(padding) else None, torch.tensor(block_rows, dtype=torch.long))
+    return tuple(rows), own
 
 
 def _common_blocks(reference: list[int], table: list[int], length: int, per_block: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from kernels.engine import TorchOps
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
-from kernels.engine._shared_attention import grouping_is_exact
+from kernels.engine._shared_attention import decode_layout, grouping_is_exact
 from kernels.engine._step_plan import ATTENTION_BLOCK, StepPlan, plan_step
 
 PAGE = 16
@@ -64,7 +65,8 @@ def test_rows_sharing_a_prefix_form_one_group_over_the_whole_shared_blocks() -> 
     [group] = step.decode_groups
     assert sorted(group.rows) == [0, 1, 2]  # the 130-long row shares one block: 5 blocks for 3 rows share more
     assert group.blocks == 640 // ATTENTION_BLOCK
-    assert [(c.rows, c.shared) for c in step.decode_classes] == [((0,), 640), ((1,), 640), ((2,), 640), ((3,), 0)]
+    assert [(r.row, r.group, r.shared, r.blocks) for r in step.decode_blocked] == [(0, 0, 5, 6), (1, 0, 5, 6), (2, 0, 5, 7), (3, -1, 0, 2)]
+    assert step.decode_own is not None and len(step.decode_own.rows) == 1 + 1 + 2 + 2  # the blocks past the group's
 
 
 def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
@@ -74,7 +76,7 @@ def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
     step = plan([decode_chunk(n) for n in lengths], tables)
     [group] = step.decode_groups
     assert sorted(group.rows) == [0, 1] and group.blocks == 2  # 300 positions hold two whole blocks
-    assert [(c.rows, c.shared) for c in step.decode_classes] == [((0,), 256), ((1,), 256)]
+    assert [(r.row, r.shared, r.blocks) for r in step.decode_blocked] == [(0, 2, 6), (1, 2, 3)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -110,17 +112,67 @@ def test_shorter_contexts_than_a_block_equal_the_single_sequence_attention_exact
     assert torch.equal(attend(TorchOps(1e-5), kv, queries, step), attend(TorchOps(1e-5, share_prefix=False), kv, queries, step))
 
 
-def test_rows_of_one_length_in_a_group_are_one_class_computed_side_by_side() -> None:
+def test_rows_of_one_block_count_are_computed_side_by_side_and_each_gets_what_it_gets_alone() -> None:
     rng = random.Random(4)
-    lengths = [530, 530, 530, 700, 530]
+    lengths = [530, 520, 530, 700, 515]
     tables = make_tables(rng, prefix_pages=32, lengths=lengths, num_pages=200)
     step = plan([decode_chunk(n) for n in lengths], tables)
     [group] = step.decode_groups
-    assert group.rows == (0, 1, 2, 4, 3) and group.blocks == 4
-    assert [(c.rows, c.offset, c.length) for c in step.decode_classes] == [((0, 1, 2, 4), 0, 530), ((3,), 4, 700)]
+    assert group.rows == (0, 1, 2, 3, 4) and group.blocks == 4
+    assert [(r.row, r.first_own) for r in step.decode_blocked] == [(0, 0), (1, 1), (2, 2), (3, 3), (4, 5)]
+    assert step.decode_own is not None and step.decode_own.rows.tolist() == [0, 1, 2, 3, 3, 4]
+    layout = decode_layout(step, KV_HEADS, HEADS // KV_HEADS)
+    assert [(c.rows, c.blocks) for c in layout.classes] == [((0, 1, 2, 4), 5), ((3,), 6)]
     kv = random_kv(200, 5)
     queries = torch.randn(5, HEADS, D)
     together = attend(TorchOps(1e-5), kv, queries, step)
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
         alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
+        assert torch.equal(alone[0], together[row])
+
+
+def test_slots_past_a_rows_length_may_hold_anything_and_change_nothing() -> None:
+    """A last block is padded to a whole block from the row's last page (or the store's other pages):
+    unwritten slots there, NaN or infinite here, are masked out and their values never reach the output."""
+    rng = random.Random(6)
+    lengths = [300, 300, 290, 130, 129]
+    num_pages = 120
+    tables = make_tables(rng, prefix_pages=8, lengths=lengths, num_pages=num_pages)
+    kv = random_kv(num_pages, 7)
+    written = torch.zeros(num_pages * PAGE, dtype=torch.bool)
+    for length, table in zip(lengths, tables, strict=True):
+        for position in range(length):
+            written[table[position // PAGE] * PAGE + position % PAGE] = True
+    kv.keys[:, :, ~written] = float("nan")
+    kv.values[:, :, ~written] = float("inf")
+    queries = torch.randn(len(lengths), HEADS, D)
+    step = plan([decode_chunk(n) for n in lengths], tables)
+    assert step.decode_own is not None and step.decode_own.pad is not None
+    together = attend(TorchOps(1e-5), kv, queries, step)
+    assert torch.isfinite(together).all()
+    torch.testing.assert_close(together, attend(TorchOps(1e-5, share_prefix=False), kv, queries, step), rtol=1e-5, atol=1e-6)
+    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
+        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
+        assert torch.equal(alone[0], together[row])
+
+
+@pytest.mark.parametrize("page_size", [48, 256])
+def test_pages_that_do_not_tile_a_block_are_gathered_slot_by_slot(page_size: int) -> None:
+    rng = random.Random(8)
+    lengths = [700, 450, 131]
+    num_pages = sum(-(-n // page_size) for n in lengths) + 3
+    free = list(range(num_pages))
+    rng.shuffle(free)
+    tables = [[free.pop() for _ in range(-(-n // page_size))] for n in lengths]
+    torch.manual_seed(9)
+    kv = PagedKV(1, num_pages, page_size, KV_HEADS, D)
+    kv.keys.normal_()
+    kv.values.normal_()
+    queries = torch.randn(len(lengths), HEADS, D)
+    step = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, page_size, can_group)
+    assert step.decode_own is not None and step.decode_own.pages is None
+    together = attend(TorchOps(1e-5), kv, queries, step)
+    torch.testing.assert_close(together, attend(TorchOps(1e-5, share_prefix=False), kv, queries, step), rtol=1e-5, atol=1e-6)
+    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
+        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan_step(Batch((decode_chunk(length),)), [table], page_size, can_group))
         assert torch.equal(alone[0], together[row])
