@@ -55,19 +55,21 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     if not plan.decode_blocked:
         return out
     layout = layout or decode_layout(plan, kv_heads, g)
-    q = queries.view(rows, kv_heads, g, d).transpose(0, 1)  # [NKV, R, G, D]
+    q = (queries * scale).view(rows, kv_heads, g, d).transpose(0, 1)  # [NKV, R, G, D]
     own = plan.decode_own
     b, t = ATTENTION_BLOCK, layout.own_blocks
     scores = torch.empty(layout.score_rows, b)  # rows of B: own blocks' [NKV, T, G], then each group's [NKV, Jg, m, G]
     products = torch.empty(layout.product_rows, g * d)  # rows of G*D: own blocks' [NKV, T], then each group's [NKV, Jg, m]
     if t:
         assert own is not None
+        if own.unwritten is not None:  # they may hold anything; their probabilities are 0, their values must be finite
+            values.index_fill_(1, own.unwritten, 0.0)
         own_k, own_v = _gather(keys, own.slots, own.pages), _gather(values, own.slots, own.pages)  # [NKV, T B, D]
-        if own.pad is not None:
-            own_v.index_fill_(1, own.pad, 0.0)  # unwritten slots may hold anything; their probabilities are 0
         own_q = q.index_select(1, own.rows)  # [NKV, T, G, D]
-        torch.bmm(own_q.view(kv_heads * t, g, d), own_k.view(kv_heads * t, b, d).transpose(1, 2),
-                  out=scores[: kv_heads * t * g].view(kv_heads * t, g, b))  # fmt: skip
+        own_scores = scores[: kv_heads * t * g].view(kv_heads, t, g, b)
+        torch.bmm(own_q.view(kv_heads * t, g, d), own_k.view(kv_heads * t, b, d).transpose(1, 2), out=own_scores.view(kv_heads * t, g, b))
+        if own.pad is not None:
+            own_scores.masked_fill_(own.pad[:, None], float("-inf"))  # [T, 1, B]: past the rows' lengths
     group_kv = []
     for group, start in zip(plan.decode_groups, layout.group_scores, strict=True):
         m, jg = len(group.rows), group.blocks
@@ -81,9 +83,7 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     probs = []
     for c in layout.classes:
         n, j = len(c.rows), c.blocks
-        x = scores.index_select(0, c.score_index).view(n, kv_heads * g, j * b).mul_(scale)  # [n, NKV G, J B]
-        if c.pad is not None:
-            x.masked_fill_(c.pad, float("-inf"))
+        x = scores.index_select(0, c.score_index).view(n, kv_heads * g, j * b)  # [n, NKV G, J B]
         probs.append(torch.softmax(x, dim=-1).view(-1, b))  # [n NKV G J, B]
     p = probs[0] if len(probs) == 1 else torch.cat(probs)  # rows of B, class after class
     if t:
@@ -121,7 +121,6 @@ class _Class:
     blocks: int  # J
     score_index: torch.Tensor  # [n NKV G J] long, rows of the score table in (row, NKV, G, J) order
     product_index: torch.Tensor  # [n NKV J] long, rows of the product table in (row, NKV, J) order
-    pad: torch.Tensor | None  # [n, 1, J B] bool, the padded positions (None: none)
 
 
 @dataclass(frozen=True)
@@ -181,12 +180,8 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
                 positions = ((heads[:, :, None] * group.blocks + torch.arange(r.shared)) * m + r.member) * g + queries[:, None]  # [NKV, G, shared]
                 group_probs[r.group][positions.flatten()] = mine[:, :, : r.shared].flatten()
         first_prob += len(score_index)
-        lengths = torch.tensor([r.length for r in members])
-        pad = None
-        if any(r.length < j * b for r in members):
-            pad = (torch.arange(j * b)[None, :] >= lengths[:, None])[:, None, :]  # [n, 1, J B]
         rows = tuple(r.row for r in members)
-        classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten(), pad))
+        classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten()))
     return _Layout(
         own_blocks=t,
         score_rows=start_s,

@@ -52,9 +52,10 @@ class BlockedRow:
 class OwnBlocks:
     """The blocks of the blocked rows past their group's, row after row: T blocks of ATTENTION_BLOCK slots."""
 
-    slots: torch.Tensor  # [T B] long; a last block's positions past the row's length lie in its last page (or are its slots again)
+    slots: torch.Tensor  # [T B] long; a last block's positions past the row's length lie in its last page
     pages: torch.Tensor | None  # [T B / page size] the same as whole pages, when a block is whole pages
-    pad: torch.Tensor | None  # [n] long, positions in [0, T B) past their row's length (None: none)
+    pad: torch.Tensor | None  # [T, B] bool, the positions past their row's length (None: none)
+    unwritten: torch.Tensor | None  # [n] long, the slots of the rows' last pages past their lengths (None: none)
     rows: torch.Tensor  # [T] long, the decode row of each block
 
 
@@ -206,7 +207,7 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_grou
 
 def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup, ...], page_size: int) -> tuple[tuple[BlockedRow, ...], OwnBlocks | None]:
     membership = {row: (index, group.rows.index(row), group.blocks) for index, group in enumerate(groups) for row in group.rows}
-    rows, slots, pad, block_rows = [], [], [], []
+    rows, slots, pad, unwritten, block_rows = [], [], [], [], []
     offset = torch.arange(ATTENTION_BLOCK)
     for row, (table, length) in enumerate(decode):
         if length < ATTENTION_BLOCK:
@@ -215,17 +216,19 @@ def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup
         blocked = BlockedRow(row, length, group, member, shared, len(block_rows))
         rows.append(blocked)
         positions = (torch.arange(shared, blocked.blocks)[:, None] * ATTENTION_BLOCK + offset).flatten()  # [own B]
-        last = positions >= length
-        pad.append(torch.nonzero(last).flatten() + len(block_rows) * ATTENTION_BLOCK)
-        page_of = (positions // page_size).clamp_(max=len(table) - 1)
+        pad.append(positions >= length)
+        last_page = (length - 1) // page_size
+        page_of = (positions // page_size).clamp_(max=last_page)  # pad pages: the last page again
         slots.append(torch.tensor(table, dtype=torch.long)[page_of] * page_size + positions % page_size)
+        unwritten += range(table[last_page] * page_size + length % page_size, (table[last_page] + 1) * page_size) if length % page_size else []
         block_rows += [row] * (blocked.blocks - shared)
     if not rows:
         return (), None
     every = torch.cat(slots)
     pages = every[::page_size] // page_size if ATTENTION_BLOCK % page_size == 0 else None
-    padding = torch.cat(pad)
-    own = OwnBlocks(every, pages, padding if len(padding) else None, torch.tensor(block_rows, dtype=torch.long))
+    padding = torch.cat(pad).view(-1, ATTENTION_BLOCK)
+    own = OwnBlocks(every, pages, padding if padding.any() else None, torch.tensor(unwritten, dtype=torch.long) if unwritten else None,
+                    torch.tensor(block_rows, dtype=torch.long))  # fmt: skip
     return tuple(rows), own
 
 
