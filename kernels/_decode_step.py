@@ -1,0 +1,135 @@
+"""One layer of the single-sequence decode step as a TorchScript function.
+
+A decode step at batch 1 is bound by per-op costs, not arithmetic: each layer runs ~40 small ops
+around four int4 matmuls, and eager PyTorch pays Python's argument parsing and dispatch for every
+one of them. Scripted, the same ops run from TorchScript's interpreter: about 1.5x faster per layer
+on the 2-core machine (bench/RESULTS.md), with the very same kernels, so the numbers are bit for
+bit those of the eager step in kernels/_model.py (a test holds the two together). The CPU fuser
+is off by default for CPU tensors, so nothing is fused or reordered.
+
+`torch.jit.script` is deprecated in favour of `torch.compile`; on this machine `torch.compile` took
+minutes to compile a layer, recompiled as the position moved, and was no faster. The scripted step
+covers layers whose linear groups are each one bfloat16 `Int4PackedLinear` (the fused path for the
+4- and 8-bit formats); a model with any other layer keeps the eager step.
+
+Shapes: H hidden, D head size, NH query heads, NKV key/value heads, F feed-forward width.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+import torch
+import torch.nn.functional as F
+
+from kernels._linear import GROUP, Int4PackedLinear
+
+if TYPE_CHECKING:
+    from kernels._model import Layer
+    from kernels._weights import LinearGroup
+
+
+def _int4(x: torch.Tensor, packed: torch.Tensor, scales_zeros: torch.Tensor, split: bool, out_features: int,
+          bias: Optional[torch.Tensor], group: int) -> torch.Tensor:  # fmt: skip
+    """`Int4PackedLinear.__call__`: bfloat16 [1, K] -> [1, N] (bfloat16, float32 with a bias)."""
+    if split:
+        x = torch.cat([x, x], dim=-1)  # [1, 2K]
+    y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, group, scales_zeros)
+    if y.shape[-1] != out_features:
+        y = y[:, :out_features]
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:  # float32 [..., H] -> float32
+    """kernels._model.rms_norm's arithmetic, in float32."""
+    squares = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square_()  # [..., 1]
+    return x * torch.add(eps, squares, alpha=1.0 / x.shape[-1]).rsqrt_() * weight
+
+
+def _layer(x: torch.Tensor, eps: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int,
+           turns: torch.Tensor, query_turns: torch.Tensor, score_scale: float, heads: int, kv_heads: int,
+           attn_norm: torch.Tensor, q_norm: Optional[torch.Tensor], k_norm: Optional[torch.Tensor],
+           qkv: torch.Tensor, qkv_sz: torch.Tensor, qkv_split: bool, qkv_n: int, qkv_bias: Optional[torch.Tensor],
+           out: torch.Tensor, out_sz: torch.Tensor, out_split: bool, out_n: int, out_bias: Optional[torch.Tensor],
+           ffn_norm: torch.Tensor,
+           gate_up: torch.Tensor, gate_up_sz: torch.Tensor, gate_up_split: bool, gate_up_n: int,
+           gate_up_bias: Optional[torch.Tensor],
+           down: torch.Tensor, down_sz: torch.Tensor, down_split: bool, down_n: int, down_bias: Optional[torch.Tensor],
+           group: int) -> None:  # fmt: skip
+    """x float32 [1, H], the residual stream, updated in place; keys/values [NKV, capacity, D] get `position`."""
+    d = keys.shape[-1]
+    k_end, end = (heads + kv_heads) * d, position + 1
+    normed = _rms_norm(x, attn_norm, eps).to(torch.bfloat16)
+    projected = _int4(normed, qkv, qkv_sz, qkv_split, qkv_n, qkv_bias, group)[0]  # [(NH + 2 NKV) D]
+    qk = projected[:k_end].float().view(heads + kv_heads, d)
+    if q_norm is not None and k_norm is not None:
+        qk = torch.cat([_rms_norm(qk[:heads], q_norm, eps), _rms_norm(qk[heads:], k_norm, eps)])
+    pairs = torch.view_as_complex(qk.view(heads + kv_heads, d // 2, 2))  # [NH + NKV, D/2]
+    keys[:, position] = torch.view_as_real(pairs[heads:] * turns).view(kv_heads, d)
+    values[:, position] = projected[k_end:].view(kv_heads, d)
+    queries = torch.view_as_real(pairs[:heads] * query_turns).view(kv_heads, heads // kv_heads, d)
+    scores = torch.bmm(queries, keys[:, :end].transpose(1, 2))  # [NKV, NH/NKV, S]
+    if score_scale != 1.0:
+        scores.mul_(score_scale)
+    attended = torch.bmm(torch.softmax(scores, dim=-1), values[:, :end])  # [NKV, NH/NKV, D]
+    x.add_(_int4(attended.view(1, heads * d).to(torch.bfloat16), out, out_sz, out_split, out_n, out_bias, group))
+    normed = _rms_norm(x, ffn_norm, eps).to(torch.bfloat16)
+    both = _int4(normed, gate_up, gate_up_sz, gate_up_split, gate_up_n, gate_up_bias, group)  # [1, 2F]
+    f = both.shape[-1] // 2
+    activated = (F.silu(both[:, :f].float()) * both[:, f:]).to(torch.bfloat16)  # SwiGLU in float32
+    x.add_(_int4(activated, down, down_sz, down_split, down_n, down_bias, group))
+
+
+_scripted_layer = None
+
+
+def _script() -> torch.jit.ScriptFunction:
+    global _scripted_layer
+    if _scripted_layer is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
+            warnings.simplefilter("ignore", FutureWarning)
+            _scripted_layer = torch.jit.script(_layer)
+    return _scripted_layer
+
+
+def _int4_part(group: LinearGroup) -> Int4PackedLinear | None:
+    if len(group.parts) != 1:
+        return None
+    part = group.parts[0]
+    if not isinstance(part, Int4PackedLinear) or part.dtype != torch.bfloat16 or part.packed is None:
+        return None
+    return part
+
+
+@dataclass(frozen=True)
+class ScriptedDecode:
+    """The scripted step's arguments for each layer, bound once."""
+
+    layer_args: tuple[tuple, ...]
+
+    @classmethod
+    def build(cls, layers: list[Layer]) -> ScriptedDecode | None:
+        """None when some layer is not all bfloat16 int4 (the eager step serves those models)."""
+        bound = []
+        for layer in layers:
+            parts = [_int4_part(g) for g in (layer.qkv, layer.attn_output, layer.gate_up, layer.down)]
+            if any(p is None for p in parts) or (layer.q_norm is None) != (layer.k_norm is None):
+                return None
+            linear_args = [(p.packed, p.scales_zeros, p.split, p.out_features, p.bias) for p in parts]  # type: ignore[union-attr]
+            qkv, out, gate_up, down = linear_args
+            bound.append((layer.attn_norm, layer.q_norm, layer.k_norm, *qkv, *out, layer.ffn_norm, *gate_up, *down))
+        _script()
+        return cls(tuple(bound))
+
+    def run(self, x: torch.Tensor, eps: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], position: int,
+            turns: torch.Tensor, query_turns: torch.Tensor, score_scale: float, heads: int, kv_heads: int) -> torch.Tensor:  # fmt: skip
+        """x float32 [1, H] through every layer (in place); each layer's keys/values [NKV, capacity, D] get `position`."""
+        step = _script()
+        for args, layer_keys, layer_values in zip(self.layer_args, keys, values):
+            step(x, eps, layer_keys, layer_values, position, turns, query_turns, score_scale, heads, kv_heads, *args, GROUP)
+        return x
