@@ -1,14 +1,17 @@
 """Local inference on the CPU: orgide's engine against llama.cpp on the same GGUF, threads and prompt.
 
     .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 5]
-        [--llama-python /work/benchenv/bin/python]
+        [--path model|eager|engine] [--llama-python /work/benchenv/bin/python]
 
 llama.cpp runs through llama-cpp-python, an optional bench-only install kept out of the lock:
     python3 -m venv /work/benchenv && /work/benchenv/bin/pip install llama-cpp-python==0.3.36
 (built from source; 10+ minutes on two cores). Without it only orgide's figures print.
 
-orgide's side is the model's single-sequence path (`LlamaModel.forward` with its KV cache), the
-code the batching engine's runner shares; the engine's own scheduling is measured elsewhere.
+orgide's side is, by `--path`: `model` (default), the model's single-sequence path
+(`LlamaModel.forward` with its KV cache, its decode layers scripted, kernels/_decode_step.py);
+`eager`, the same with the eager decode step; `engine`, one request through the batching engine
+(`LocalModel.generate`: what `orgide generate`, the server and the `local/` provider run; its
+prefill CPU is not separable, so only total CPU per generated token prints).
 Each engine runs in its own process (so peak resident memory is its own), the two alternate, and
 each figure is the median of `--repeats` runs, every run printed. CPU time (process CPU time,
 all threads) is printed beside wall time: it is much steadier when other jobs compete for the
@@ -63,8 +66,41 @@ def prompt_ids(model_path: Path, count: int) -> list[int]:
     return ids[:count]
 
 
-def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
-    """The model's own single-sequence path: load (tokenizer + weights), chunked prefill, greedy decode."""
+def worker_orgide_engine(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
+    """The product's path (`orgide generate`, the server, the `local/` provider): one request through the
+    batching engine (LocalModel: scheduler, paged KV, sampler), greedy, stop tokens ignored."""
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(ROOT))
+    from kernels import LocalModel, SamplingParams
+
+    baseline = current_rss_mb()
+    started, started_cpu = time.perf_counter(), time.process_time()
+    local = LocalModel.load(model_path)
+    load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    cpu = time.process_time()
+    result = local.generate(ids, SamplingParams(max_tokens=decode, ignore_eos=True))
+    total_cpu = time.process_time() - cpu
+    local.close()
+    config = local.model.config
+    return {
+        "load_s": load,
+        "load_cpu_s": load_cpu,
+        "prefill_tps": len(ids) / result.prefill_seconds,
+        "decode_tps": (result.completion_tokens - 1) / result.decode_seconds,
+        "prefill_cpu_ms_per_token": float("nan"),  # the engine's thread does both: only the total is known
+        "decode_cpu_ms_per_token": total_cpu / result.completion_tokens * 1e3,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+        "kv_mb": (len(ids) + decode) * config.layers * config.kv_heads * config.head_dim * 2 * 4 / 2**20,
+        "linear_mode": 1.0,
+    }
+
+
+def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int, eager: bool = False) -> dict[str, float]:
+    """The model's own single-sequence path: load (tokenizer + weights), chunked prefill, greedy decode
+    (`eager`: the eager decode step instead of the scripted one)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -79,6 +115,8 @@ def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -
     tokenizer = GGUFTokenizer(file.metadata, model_path)
     file.forget(METADATA_ARRAYS)  # as LocalModel.load does
     model = LlamaModel.load(file, tokenizer.vocab_size, max_positions=len(ids) + decode + 8)
+    if eager:
+        model.scripted_decode = None
     file.release_pages()
     load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     cache = model.new_cache(len(ids) + decode + 8)
@@ -139,7 +177,7 @@ def worker_llamacpp(model_path: Path, threads: int, ids: list[int], decode: int)
 
 def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int]) -> dict[str, float] | None:
     command = [python, __file__, "--worker", engine, "--model", str(args.model), "--threads", str(args.threads),
-               "--decode-tokens", str(args.decode_tokens), "--ids", ",".join(map(str, ids))]  # fmt: skip
+               "--decode-tokens", str(args.decode_tokens), "--ids", ",".join(map(str, ids)), "--path", args.path]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if engine == "orgide" and args.omp_wait_policy != "inherit":
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
@@ -165,6 +203,9 @@ def main() -> int:
     parser.add_argument("--omp-wait-policy", default=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
                         choices=["PASSIVE", "ACTIVE", "passive", "active", "inherit"],
                         help="orgide's OpenMP wait policy (default PASSIVE, as the orgide command sets it; inherit: as the environment says, spinning if unset)")  # fmt: skip
+    parser.add_argument("--path", default="model", choices=["model", "eager", "engine"],
+                        help="orgide's side: model (LlamaModel.forward, part 1's single-sequence path, scripted decode), "
+                             "eager (the same with the eager decode step), engine (one request through LocalModel)")  # fmt: skip
     parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,8 +216,13 @@ def main() -> int:
         args.model = resolve_model(DEFAULT_MODEL)
     if args.worker:
         ids = [int(i) for i in args.ids.split(",")]
-        work = worker_orgide if args.worker == "orgide" else worker_llamacpp
-        print(json.dumps(work(args.model, args.threads, ids, args.decode_tokens)))
+        if args.worker == "llamacpp":
+            figures = worker_llamacpp(args.model, args.threads, ids, args.decode_tokens)
+        elif args.path == "engine":
+            figures = worker_orgide_engine(args.model, args.threads, ids, args.decode_tokens)
+        else:
+            figures = worker_orgide(args.model, args.threads, ids, args.decode_tokens, eager=args.path == "eager")
+        print(json.dumps(figures))
         return 0
 
     ids = prompt_ids(args.model, args.prompt_tokens)
@@ -184,7 +230,7 @@ def main() -> int:
     model_mb = args.model.stat().st_size / 2**20
     print(f"model {args.model.name} ({model_mb:.1f} MiB), {args.threads} threads, prompt {len(ids)} tokens, "
           f"decode {args.decode_tokens} tokens, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}; "
-          f"orgide OMP_WAIT_POLICY {args.omp_wait_policy}")  # fmt: skip
+          f"orgide OMP_WAIT_POLICY {args.omp_wait_policy}, path {args.path}")  # fmt: skip
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
     for repeat in range(args.repeats):
