@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import torch
 
+from kernels._dense_prefill import RowSplit
 from kernels._model import LlamaModel
-from kernels.engine._device_model import DeviceModel
+from kernels._weights import LinearGroup
+from kernels.engine._device_model import DeviceLinear, DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
 from kernels.engine._shared_attention import grouping_is_exact
-from kernels.engine._step_plan import plan_step
+from kernels.engine._step_plan import StepPlan, plan_step
 
 
 class ModelRunner:
@@ -32,6 +34,18 @@ class ModelRunner:
         return (isinstance(self.ops, TorchOps) and self.ops.share_prefix and self.ops.batch_invariant
                 and grouping_is_exact(c.heads // c.kv_heads, c.head_dim, rows, torch.get_num_threads()))  # fmt: skip
 
+    def _prompt_rows(self, batch: Batch, plan: StepPlan) -> bool | RowSplit:
+        """The rows of prompt tokens, for the model's float32 prefill path (False: none, or no such path).
+
+        By the token, not by the chunk: a prompt token's numbers are the same computed in a chunk of
+        256, in a 5-token suffix after a cached prefix, or alone; a generated token recomputed after
+        a preemption takes the fused op it was decoded with."""
+        if not getattr(self.model, "dense_prefill", False):
+            return False
+        counts = torch.tensor([chunk.count for chunk in batch.chunks])
+        prompt_ends = torch.tensor([chunk.seq.num_prompt_tokens for chunk in batch.chunks]).repeat_interleave(counts)  # [N]
+        return RowSplit.of(plan.positions < prompt_ends)
+
     @torch.inference_mode()
     def run(self, batch: Batch) -> torch.Tensor:
         """Logits [n, V] of the rows that sample, in the order of `batch.sampling`."""
@@ -41,10 +55,11 @@ class ModelRunner:
         plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size, self._can_group)
         n, nh, nkv, d = len(plan.token_ids), c.heads, c.kv_heads, c.head_dim
         turns = model.rope.turns[plan.positions][:, None, :]  # complex [N, 1, D/2]
+        dense = self._prompt_rows(batch, plan)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
         for index, layer in enumerate(model.layers):
             normed = ops.rms_norm(x, layer.attn_norm)
-            qkv = layer.qkv.whole(normed).float()  # [N, (NH + 2 NKV) D]
+            qkv = _linear(layer.qkv, normed, dense).float()  # [N, (NH + 2 NKV) D]
             qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
             v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
@@ -53,10 +68,15 @@ class ModelRunner:
             qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
             ops.store_kv(self.kv, index, qk[:, nh:], v, plan)
             attended = ops.attention(self.kv, index, qk[:, :nh], plan)  # [N, NH * D]
-            x.add_(layer.attn_output.whole(attended))  # [N, H]
-            gate, up = layer.gate_up(ops.rms_norm(x, layer.ffn_norm))  # [N, F] each
-            x.add_(layer.down.whole(ops.silu_mul(gate, up)))
+            x.add_(_linear(layer.attn_output, attended, dense))  # [N, H]
+            gate, up = _linear(layer.gate_up, ops.rms_norm(x, layer.ffn_norm), dense).split(layer.gate_up.sizes, dim=-1)  # [N, F] each
+            x.add_(_linear(layer.down, ops.silu_mul(gate, up), dense))
         if not len(plan.sample_rows):
             return torch.empty(0, c.vocab_size)
         x = x[plan.sample_rows]  # [n, H]
         return model.head.whole(ops.rms_norm(x, model.output_norm)).float().cpu()  # [n, V], for the sampler
+
+
+def _linear(group: LinearGroup | DeviceLinear, x: torch.Tensor, dense: bool | RowSplit) -> torch.Tensor:
+    """`group.whole(x)`, its `dense` rows as float32 GEMMs (device layers have no such path: `dense` is False)."""
+    return group.whole(x, dense) if isinstance(group, LinearGroup) else group.whole(x)
