@@ -1,10 +1,12 @@
-"""One layer of the single-sequence decode step as a TorchScript function.
+"""The per-layer work of decoding as TorchScript functions: a whole layer of the single-sequence
+decode step (kernels/_model.py), and the batching engine's rows before and after attention
+(kernels/engine/_runner.py; attention itself stays the engine's own, paged).
 
 A decode step at batch 1 is bound by per-op costs, not arithmetic: each layer runs ~40 small ops
 around four int4 matmuls, and eager PyTorch pays Python's argument parsing and dispatch for every
 one of them. Scripted, the same ops run from TorchScript's interpreter: about 1.5x faster per layer
 on the 2-core machine (bench/RESULTS.md), with the very same kernels, so the numbers are bit for
-bit those of the eager step in kernels/_model.py (a test holds the two together). The CPU fuser
+bit those of the eager ops they replace (tests hold each pair together). The CPU fuser
 is off by default for CPU tensors, so nothing is fused or reordered.
 
 `torch.jit.script` is deprecated in favour of `torch.compile`; on this machine `torch.compile` took
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -84,17 +87,49 @@ def _layer(x: torch.Tensor, eps: torch.Tensor, keys: torch.Tensor, values: torch
     x.add_(_int4(activated, down, down_sz, down_split, down_n, down_bias, group))
 
 
-_scripted_layer = None
+def _rows_before_attention(x: torch.Tensor, eps: torch.Tensor, turns: torch.Tensor, heads: int, kv_heads: int, head_dim: int,
+                           attn_norm: torch.Tensor, q_norm: Optional[torch.Tensor], k_norm: Optional[torch.Tensor],
+                           qkv: torch.Tensor, qkv_sz: torch.Tensor, qkv_split: bool, qkv_n: int, qkv_bias: Optional[torch.Tensor],
+                           group: int) -> Tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The batching engine's rows up to attention (kernels/engine/_runner.py's ops): x float32 [N, H] ->
+    roped queries and keys float32 [N, NH + NKV, D], values [N, NKV, D]; turns complex [N, 1, D/2]."""
+    n, d = x.shape[0], head_dim
+    k_end = (heads + kv_heads) * d
+    projected = _int4(_rms_norm(x, attn_norm, eps).to(torch.bfloat16), qkv, qkv_sz, qkv_split, qkv_n, qkv_bias, group).float()
+    qk = projected[:, :k_end].view(n, heads + kv_heads, d)
+    values = projected[:, k_end:].view(n, kv_heads, d)
+    if q_norm is not None and k_norm is not None:
+        qk = torch.cat([_rms_norm(qk[:, :heads], q_norm, eps), _rms_norm(qk[:, heads:], k_norm, eps)], dim=1)
+    pairs = torch.view_as_complex(qk.reshape(n, heads + kv_heads, d // 2, 2))  # [N, NH + NKV, D/2]
+    return torch.view_as_real(pairs * turns).view(n, heads + kv_heads, d), values
 
 
-def _script() -> torch.jit.ScriptFunction:
-    global _scripted_layer
-    if _scripted_layer is None:
+def _rows_after_attention(x: torch.Tensor, attended: torch.Tensor, eps: torch.Tensor,
+                          out: torch.Tensor, out_sz: torch.Tensor, out_split: bool, out_n: int, out_bias: Optional[torch.Tensor],
+                          ffn_norm: torch.Tensor,
+                          gate_up: torch.Tensor, gate_up_sz: torch.Tensor, gate_up_split: bool, gate_up_n: int,
+                          gate_up_bias: Optional[torch.Tensor],
+                          down: torch.Tensor, down_sz: torch.Tensor, down_split: bool, down_n: int, down_bias: Optional[torch.Tensor],
+                          group: int) -> None:  # fmt: skip
+    """The engine's rows after attention: x float32 [N, H] += the layer's output for attended float32 [N, NH * D]."""
+    x.add_(_int4(attended.to(torch.bfloat16), out, out_sz, out_split, out_n, out_bias, group))
+    both = _int4(_rms_norm(x, ffn_norm, eps).to(torch.bfloat16), gate_up, gate_up_sz, gate_up_split, gate_up_n, gate_up_bias, group)
+    f = both.shape[-1] // 2
+    activated = F.silu(both[:, :f].float()).mul_(both[:, f:])  # [N, F], SwiGLU in float32
+    x.add_(_int4(activated.to(torch.bfloat16), down, down_sz, down_split, down_n, down_bias, group))
+
+
+_scripted: dict[str, torch.jit.ScriptFunction] = {}
+
+
+def _script(function: Callable = _layer) -> torch.jit.ScriptFunction:
+    name = function.__name__
+    if name not in _scripted:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
             warnings.simplefilter("ignore", FutureWarning)
-            _scripted_layer = torch.jit.script(_layer)
-    return _scripted_layer
+            _scripted[name] = torch.jit.script(function)
+    return _scripted[name]
 
 
 def _int4_part(group: LinearGroup) -> Int4PackedLinear | None:
@@ -106,6 +141,46 @@ def _int4_part(group: LinearGroup) -> Int4PackedLinear | None:
     return part
 
 
+def _bound_layers(layers: list[Layer]) -> list[tuple] | None:
+    """Per layer: (attn_norm, q_norm, k_norm, qkv's 5 arguments), (out's 5, ffn_norm, gate_up's 5, down's 5)."""
+    bound = []
+    for layer in layers:
+        parts = [_int4_part(g) for g in (layer.qkv, layer.attn_output, layer.gate_up, layer.down)]
+        if any(p is None for p in parts) or (layer.q_norm is None) != (layer.k_norm is None):
+            return None
+        qkv, out, gate_up, down = [(p.packed, p.scales_zeros, p.split, p.out_features, p.bias) for p in parts]  # type: ignore[union-attr]
+        bound.append(((layer.attn_norm, layer.q_norm, layer.k_norm, *qkv), (*out, layer.ffn_norm, *gate_up, *down)))
+    return bound
+
+
+@dataclass(frozen=True)
+class ScriptedRows:
+    """The engine's per-layer work around attention, scripted: each layer's arguments bound once."""
+
+    layer_args: tuple[tuple[tuple, tuple], ...]
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+    @classmethod
+    def build(cls, layers: list[Layer], heads: int, kv_heads: int, head_dim: int) -> ScriptedRows | None:
+        """None when some layer is not all bfloat16 int4 (the runner's eager ops serve those models)."""
+        bound = _bound_layers(layers)
+        if bound is None:
+            return None
+        _script(_rows_before_attention), _script(_rows_after_attention)
+        return cls(tuple(bound), heads, kv_heads, head_dim)
+
+    def before_attention(self, index: int, x: torch.Tensor, eps: torch.Tensor, turns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x float32 [N, H] -> roped queries and keys [N, NH + NKV, D], values [N, NKV, D]."""
+        before, _ = self.layer_args[index]
+        return _script(_rows_before_attention)(x, eps, turns, self.heads, self.kv_heads, self.head_dim, *before, GROUP)
+
+    def after_attention(self, index: int, x: torch.Tensor, attended: torch.Tensor, eps: torch.Tensor) -> None:
+        _, after = self.layer_args[index]
+        _script(_rows_after_attention)(x, attended, eps, *after, GROUP)
+
+
 @dataclass(frozen=True)
 class ScriptedDecode:
     """The scripted step's arguments for each layer, bound once."""
@@ -115,16 +190,11 @@ class ScriptedDecode:
     @classmethod
     def build(cls, layers: list[Layer]) -> ScriptedDecode | None:
         """None when some layer is not all bfloat16 int4 (the eager step serves those models)."""
-        bound = []
-        for layer in layers:
-            parts = [_int4_part(g) for g in (layer.qkv, layer.attn_output, layer.gate_up, layer.down)]
-            if any(p is None for p in parts) or (layer.q_norm is None) != (layer.k_norm is None):
-                return None
-            linear_args = [(p.packed, p.scales_zeros, p.split, p.out_features, p.bias) for p in parts]  # type: ignore[union-attr]
-            qkv, out, gate_up, down = linear_args
-            bound.append((layer.attn_norm, layer.q_norm, layer.k_norm, *qkv, *out, layer.ffn_norm, *gate_up, *down))
+        bound = _bound_layers(layers)
+        if bound is None:
+            return None
         _script()
-        return cls(tuple(bound))
+        return cls(tuple((*before, *after) for before, after in bound))
 
     def run(self, x: torch.Tensor, eps: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], position: int,
             turns: torch.Tensor, query_turns: torch.Tensor, score_scale: float, heads: int, kv_heads: int) -> torch.Tensor:  # fmt: skip

@@ -55,3 +55,33 @@ def test_models_with_other_layers_decode_eagerly(spec: TinyModelSpec, mode: str,
     assert model.scripted_decode is None
     logits, _ = greedy(model, 3)
     assert all(torch.isfinite(step).all() for step in logits)
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTED))
+def test_the_engines_scripted_rows_give_its_eager_ops_numbers(name: str, tmp_path: Path) -> None:
+    from kernels.engine import TorchOps
+    from kernels.engine._scripted import scripted_rows
+
+    model = load(write_tiny_llama_gguf(tmp_path / f"{name}.gguf", SCRIPTED[name]))
+    c, ops = model.config, TorchOps(model.config.norm_eps)
+    rows = scripted_rows(model, ops)
+    assert rows is not None
+    nh, nkv, d = c.heads, c.kv_heads, c.head_dim
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(5, c.hidden, generator=gen)
+    turns = model.rope.turns[torch.tensor([0, 7, 8, 9, 30])][:, None, :]  # [N, 1, D/2]
+    attended = torch.randn(5, nh * d, generator=gen)
+    for index, layer in enumerate(model.layers):
+        qkv = layer.qkv.whole(ops.rms_norm(x, layer.attn_norm)).float()  # the runner's eager ops
+        qk, v = qkv[:, : (nh + nkv) * d].view(5, nh + nkv, d), qkv[:, (nh + nkv) * d :].view(5, nkv, d)
+        if layer.q_norm is not None and layer.k_norm is not None:
+            qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm), ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)
+        scripted_qk, scripted_v = rows.before_attention(index, x, ops.eps, turns)
+        assert torch.equal(scripted_qk, ops.rope(qk, turns)) and torch.equal(scripted_v, v)
+        eager_x, scripted_x = x.clone(), x.clone()
+        eager_x.add_(layer.attn_output.whole(attended))
+        gate, up = layer.gate_up(ops.rms_norm(eager_x, layer.ffn_norm))
+        eager_x.add_(layer.down.whole(ops.silu_mul(gate, up)))
+        rows.after_attention(index, scripted_x, attended, ops.eps)
+        assert torch.equal(scripted_x, eager_x)
+        x = eager_x
