@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels._model import Rope, rms_norm
-from kernels.engine._shared_attention import decode_layout, shared_decode_attention
+from kernels.engine._shared_attention import Workspace, decode_layout, shared_decode_attention
 from kernels.engine._step_plan import StepPlan
 
 
@@ -83,6 +83,7 @@ class TorchOps:
         self.batch_invariant = batch_invariant
         self.share_prefix = share_prefix
         self._layout: tuple[StepPlan, Any] | None = None  # the step's plan and its decode layout, built on its first layer
+        self._work = Workspace()
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> PagedKV:
         return PagedKV(layers, num_pages, page_size, kv_heads, head_dim)
@@ -111,7 +112,7 @@ class TorchOps:
         if b and self.batch_invariant and self.share_prefix:
             if self._layout is None or self._layout[0] is not plan:
                 self._layout = (plan, decode_layout(plan, kv_heads, heads // kv_heads))
-            parts.append(shared_decode_attention(keys, values, queries[:b], plan, self._layout[1]))
+            parts.append(shared_decode_attention(keys, values, queries[:b], plan, self._layout[1], self._work))
         elif b and (self.batch_invariant or b == 1):
             scale = d**-0.5
             if plan.decode_gather is not None:  # one copy for all rows whose pages are scattered: [NKV, sum S, D]

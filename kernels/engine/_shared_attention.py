@@ -31,6 +31,7 @@ blocks, n a class's rows, J their blocks.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,11 +39,29 @@ import torch
 from kernels.engine._step_plan import ATTENTION_BLOCK, BlockedRow, DecodeGroup, StepPlan
 
 
+class Workspace:
+    """Flat buffers the attention writes its tables into, kept from layer to layer and step to step.
+
+    A fresh tensor of a few MiB per op and layer costs page faults on every call (the allocator hands
+    large blocks back to the system); these grow to the largest step seen and stay."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, *shape: int) -> torch.Tensor:
+        """A contiguous [*shape] float32 tensor, `name`'s own: valid until `name` is taken again."""
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.numel() < size:
+            buffer = self._buffers[name] = torch.empty(size)
+        return buffer[:size].view(shape)
+
+
 def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor, plan: StepPlan,
-                            layout: _Layout | None = None) -> torch.Tensor:  # fmt: skip
+                            layout: _Layout | None = None, work: Workspace | None = None) -> torch.Tensor:  # fmt: skip
     """keys/values [NKV, slots, D], queries [R, NH, D] (the decode rows) -> [R, NH * D].
 
-    `layout`: `decode_layout(plan, NKV, G)`, built once per step (built here when None)."""
+    `layout`: `decode_layout(plan, NKV, G)`, built once per step (here when None); `work`: buffers to reuse."""
     rows, heads, d = queries.shape
     kv_heads = keys.shape[0]
     g = heads // kv_heads
@@ -55,49 +74,51 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     if not plan.decode_blocked:
         return out
     layout = layout or decode_layout(plan, kv_heads, g)
+    work = work or Workspace()
     q = (queries * scale).view(rows, kv_heads, g, d).transpose(0, 1)  # [NKV, R, G, D]
     own = plan.decode_own
     b, t = ATTENTION_BLOCK, layout.own_blocks
-    scores = torch.empty(layout.score_rows, b)  # rows of B: own blocks' [NKV, T, G], then each group's [NKV, Jg, m, G]
-    products = torch.empty(layout.product_rows, g * d)  # rows of G*D: own blocks' [NKV, T], then each group's [NKV, Jg, m]
+    scores = work.take("scores", layout.score_rows, b)  # rows of B: own blocks' [NKV, T, G], then each group's [NKV, Jg, m, G]
+    products = work.take("products", layout.product_rows, g * d)  # rows of G*D: own blocks' [NKV, T], then each group's [NKV, Jg, m]
     if t:
         assert own is not None
         if own.unwritten is not None:  # they may hold anything; their probabilities are 0, their values must be finite
             values.index_fill_(1, own.unwritten, 0.0)
-        own_k, own_v = _gather(keys, own.slots, own.pages), _gather(values, own.slots, own.pages)  # [NKV, T B, D]
+        own_k = _gather(keys, own.slots, own.pages, work.take("own_k", kv_heads, t * b, d))  # [NKV, T B, D]
+        own_v = _gather(values, own.slots, own.pages, work.take("own_v", kv_heads, t * b, d))
         own_q = q.index_select(1, own.rows)  # [NKV, T, G, D]
         own_scores = scores[: kv_heads * t * g].view(kv_heads, t, g, b)
         torch.bmm(own_q.view(kv_heads * t, g, d), own_k.view(kv_heads * t, b, d).transpose(1, 2), out=own_scores.view(kv_heads * t, g, b))
         if own.pad is not None:
             own_scores.masked_fill_(own.pad[:, None], float("-inf"))  # [T, 1, B]: past the rows' lengths
-    group_kv = []
-    for group, start in zip(plan.decode_groups, layout.group_scores, strict=True):
+    group_v = []
+    for i, (group, start) in enumerate(zip(plan.decode_groups, layout.group_scores, strict=True)):
         m, jg = len(group.rows), group.blocks
-        group_q = q.index_select(1, layout.group_rows[len(group_kv)])  # [NKV, m, G, D]
-        k = _gather(keys, group.slots, group.pages).view(kv_heads, jg, b, d)  # views of the store when a slice
-        v = _gather(values, group.slots, group.pages).view(kv_heads, jg, b, d)
-        group_kv.append(v)
+        group_q = q.index_select(1, layout.group_rows[i])  # [NKV, m, G, D]
+        k = _gather(keys, group.slots, group.pages, work.take(f"group_k{i}", kv_heads, jg * b, d)).view(kv_heads, jg, b, d)
+        group_v.append(_gather(values, group.slots, group.pages, work.take(f"group_v{i}", kv_heads, jg * b, d)).view(kv_heads, jg, b, d))
         part = scores[start : start + kv_heads * jg * m * g].view(kv_heads, jg, m * g, b)
         for h in range(kv_heads):
-            block_scores(group_q[h].view(m * g, d), k[h], out=part[h])
-    probs = []
+            block_scores(group_q[h].view(m * g, d), k[h], out=part[h])  # views of the store when a slice
+    gathered = work.take("gathered", layout.prob_rows, b)
+    p = work.take("probs", layout.prob_rows, b)  # rows of B, class after class
     for c in layout.classes:
-        n, j = len(c.rows), c.blocks
-        x = scores.index_select(0, c.score_index).view(n, kv_heads * g, j * b)  # [n, NKV G, J B]
-        probs.append(torch.softmax(x, dim=-1).view(-1, b))  # [n NKV G J, B]
-    p = probs[0] if len(probs) == 1 else torch.cat(probs)  # rows of B, class after class
+        n, j, rows_of_c = len(c.rows), c.blocks, slice(c.first_prob, c.first_prob + len(c.score_index))
+        x = torch.index_select(scores, 0, c.score_index, out=gathered[rows_of_c]).view(n, kv_heads * g, j * b)  # [n, NKV G, J B]
+        torch.ops.aten._softmax.out(x, -1, False, out=p[rows_of_c].view(n, kv_heads * g, j * b))
     if t:
-        torch.bmm(p.index_select(0, layout.own_probs).view(kv_heads * t, g, b), own_v.view(kv_heads * t, b, d),
-                  out=products[: kv_heads * t].view(kv_heads * t, g, d))  # fmt: skip
-    for group, v, start, index in zip(plan.decode_groups, group_kv, layout.group_products, layout.group_probs, strict=True):
+        own_p = torch.index_select(p, 0, layout.own_probs, out=work.take("own_p", kv_heads * t * g, b))
+        torch.bmm(own_p.view(kv_heads * t, g, b), own_v.view(kv_heads * t, b, d), out=products[: kv_heads * t].view(kv_heads * t, g, d))
+    for i, (group, v, start, index) in enumerate(zip(plan.decode_groups, group_v, layout.group_products, layout.group_probs, strict=True)):
         m, jg = len(group.rows), group.blocks
-        group_p = p.index_select(0, index).view(kv_heads, jg, m * g, b)
+        group_p = torch.index_select(p, 0, index, out=work.take(f"group_p{i}", len(index), b)).view(kv_heads, jg, m * g, b)
         part = products[start : start + kv_heads * jg * m].view(kv_heads, jg, m * g, d)
         for h in range(kv_heads):
             block_products(group_p[h], v[h], out=part[h])
     for c in layout.classes:
         n, j = len(c.rows), c.blocks
-        summed = products.index_select(0, c.product_index).view(n * kv_heads, j, g * d).sum(dim=1)  # [n NKV, G D]
+        picked = torch.index_select(products, 0, c.product_index, out=work.take("picked", len(c.product_index), g * d))
+        summed = torch.sum(picked.view(n * kv_heads, j, g * d), dim=1, out=work.take("summed", n * kv_heads, g * d))  # [n NKV, G D]
         out.index_copy_(0, c.row_index, summed.view(n, heads * d))
     return out
 
@@ -121,6 +142,7 @@ class _Class:
     blocks: int  # J
     score_index: torch.Tensor  # [n NKV G J] long, rows of the score table in (row, NKV, G, J) order
     product_index: torch.Tensor  # [n NKV J] long, rows of the product table in (row, NKV, J) order
+    first_prob: int  # its first row in the probability table
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,7 @@ class _Layout:
     own_blocks: int  # T
     score_rows: int
     product_rows: int
+    prob_rows: int
     group_rows: tuple[torch.Tensor, ...]  # per group [m] long, its decode rows
     group_scores: tuple[int, ...]  # per group, its first row in the score table
     group_products: tuple[int, ...]
@@ -179,13 +202,14 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
                 m = len(group.rows)
                 positions = ((heads[:, :, None] * group.blocks + torch.arange(r.shared)) * m + r.member) * g + queries[:, None]  # [NKV, G, shared]
                 group_probs[r.group][positions.flatten()] = mine[:, :, : r.shared].flatten()
-        first_prob += len(score_index)
         rows = tuple(r.row for r in members)
-        classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten()))
+        classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten(), first_prob))
+        first_prob += len(score_index)
     return _Layout(
         own_blocks=t,
         score_rows=start_s,
         product_rows=start_p,
+        prob_rows=first_prob,
         group_rows=tuple(torch.tensor(group.rows, dtype=torch.long) for group in plan.decode_groups),
         group_scores=tuple(group_scores),
         group_products=tuple(group_products),
@@ -195,14 +219,15 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
     )
 
 
-def _gather(store: torch.Tensor, slots: torch.Tensor | slice, pages: torch.Tensor | None) -> torch.Tensor:
-    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy page by page (or slot by slot)."""
+def _gather(store: torch.Tensor, slots: torch.Tensor | slice, pages: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
+    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy into `out` page by page (or slot by slot)."""
     if isinstance(slots, slice):
         return store[:, slots]
     if pages is None:
-        return store.index_select(1, slots)
+        return torch.index_select(store, 1, slots, out=out)
     kv_heads, _, d = store.shape
-    return store.view(kv_heads, -1, len(slots) // len(pages) * d).index_select(1, pages).view(kv_heads, -1, d)
+    by_page = store.view(kv_heads, -1, len(slots) // len(pages) * d)
+    return torch.index_select(by_page, 1, pages, out=out.view(kv_heads, len(pages), -1)).view(kv_heads, -1, d)
 
 
 def _slots(store: torch.Tensor, slots: torch.Tensor | slice) -> torch.Tensor:
