@@ -161,24 +161,26 @@ class ScriptedRows:
     heads: int
     kv_heads: int
     head_dim: int
+    eps: torch.Tensor  # float32 [], the norms' epsilon
 
     @classmethod
-    def build(cls, layers: list[Layer], heads: int, kv_heads: int, head_dim: int) -> ScriptedRows | None:
+    def build(cls, layers: list[Layer], heads: int, kv_heads: int, head_dim: int, eps: torch.Tensor) -> ScriptedRows | None:
         """None when some layer is not all bfloat16 int4 (the runner's eager ops serve those models)."""
         bound = _bound_layers(layers)
         if bound is None:
             return None
         _script(_rows_before_attention), _script(_rows_after_attention)
-        return cls(tuple(bound), heads, kv_heads, head_dim)
+        return cls(tuple(bound), heads, kv_heads, head_dim, eps)
 
-    def before_attention(self, index: int, x: torch.Tensor, eps: torch.Tensor, turns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x float32 [N, H] -> roped queries and keys [N, NH + NKV, D], values [N, NKV, D]."""
+    def before_attention(self, index: int, x: torch.Tensor, turns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x float32 [N, H] -> roped queries and keys [N, NH + NKV, D], values [N, NKV, D]; turns complex [N, 1, D/2]."""
         before, _ = self.layer_args[index]
-        return _script(_rows_before_attention)(x, eps, turns, self.heads, self.kv_heads, self.head_dim, *before, GROUP)
+        return _script(_rows_before_attention)(x, self.eps, turns, self.heads, self.kv_heads, self.head_dim, *before, GROUP)
 
-    def after_attention(self, index: int, x: torch.Tensor, attended: torch.Tensor, eps: torch.Tensor) -> None:
+    def after_attention(self, index: int, x: torch.Tensor, attended: torch.Tensor) -> None:
+        """x float32 [N, H] += the layer's output for attended float32 [N, NH * D]."""
         _, after = self.layer_args[index]
-        _script(_rows_after_attention)(x, attended, eps, *after, GROUP)
+        _script(_rows_after_attention)(x, attended, self.eps, *after, GROUP)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from kernels._decode_step import ScriptedRows
 from kernels._dense_prefill import RowSplit
 from kernels._model import LlamaModel
 from kernels._weights import LinearGroup
@@ -16,6 +17,7 @@ from kernels.engine._device_model import DeviceLinear, DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
+from kernels.engine._scripted import scripted_rows
 from kernels.engine._shared_attention import grouping_is_exact
 from kernels.engine._step_plan import StepPlan, plan_step
 
@@ -27,12 +29,23 @@ class ModelRunner:
         self.pages = pages
         self.ops: Ops = ops or TorchOps(c.norm_eps)
         self.kv = self.ops.make_kv(c.layers, pages.num_pages, pages.page_size, c.kv_heads, c.head_dim)
+        self.scripted = True  # the per-layer work scripted where the model and ops allow; False: eager (to compare)
+        self._scripted: ScriptedRows | None = None
+        self._scripted_for: Ops | None = None
 
     def _can_group(self, rows: int) -> bool:
         """Whether `rows` decode rows sharing a prefix may attend over it together (TorchOps only)."""
         c = self.model.config
         return (isinstance(self.ops, TorchOps) and self.ops.share_prefix and self.ops.batch_invariant
                 and grouping_is_exact(c.heads // c.kv_heads, c.head_dim, rows, torch.get_num_threads()))  # fmt: skip
+
+    def _scripted_rows(self) -> ScriptedRows | None:
+        """The scripted per-layer work for these ops (built once per ops object; None: the eager ops)."""
+        if not self.scripted:
+            return None
+        if self._scripted_for is not self.ops:
+            self._scripted, self._scripted_for = scripted_rows(self.model, self.ops), self.ops
+        return self._scripted
 
     def _prompt_rows(self, batch: Batch, plan: StepPlan) -> bool | RowSplit:
         """The rows of prompt tokens, for the model's float32 prefill path (False: none, or no such path).
@@ -56,18 +69,25 @@ class ModelRunner:
         n, nh, nkv, d = len(plan.token_ids), c.heads, c.kv_heads, c.head_dim
         turns = model.rope.turns[plan.positions][:, None, :]  # complex [N, 1, D/2]
         dense = self._prompt_rows(batch, plan)
+        scripted = self._scripted_rows() if dense is False else None  # the same ops, scripted (kernels/_decode_step.py)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
         for index, layer in enumerate(model.layers):
-            normed = ops.rms_norm(x, layer.attn_norm)
-            qkv = _linear(layer.qkv, normed, dense).float()  # [N, (NH + 2 NKV) D]
-            qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
-            v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
-            if layer.q_norm is not None and layer.k_norm is not None:
-                qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm),
-                                ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)  # fmt: skip
-            qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
+            if scripted is not None:
+                qk, v = scripted.before_attention(index, x, turns)
+            else:
+                normed = ops.rms_norm(x, layer.attn_norm)
+                qkv = _linear(layer.qkv, normed, dense).float()  # [N, (NH + 2 NKV) D]
+                qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
+                v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
+                if layer.q_norm is not None and layer.k_norm is not None:
+                    qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm),
+                                    ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)  # fmt: skip
+                qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
             ops.store_kv(self.kv, index, qk[:, nh:], v, plan)
             attended = ops.attention(self.kv, index, qk[:, :nh], plan)  # [N, NH * D]
+            if scripted is not None:
+                scripted.after_attention(index, x, attended)
+                continue
             x.add_(_linear(layer.attn_output, attended, dense))  # [N, H]
             gate, up = _linear(layer.gate_up, ops.rms_norm(x, layer.ffn_norm), dense).split(layer.gate_up.sizes, dim=-1)  # [N, F] each
             x.add_(_linear(layer.down, ops.silu_mul(gate, up), dense))

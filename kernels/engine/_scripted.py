@@ -13,4 +13,4 @@ def scripted_rows(model: LlamaModel | DeviceModel, ops: Ops) -> ScriptedRows | N
     if not isinstance(model, LlamaModel) or type(ops) is not TorchOps:
         return None
     c = model.config
-    return ScriptedRows.build(model.layers, c.heads, c.kv_heads, c.head_dim)
+    return ScriptedRows.build(model.layers, c.heads, c.kv_heads, c.head_dim, ops.eps)

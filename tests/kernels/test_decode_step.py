@@ -76,12 +76,33 @@ def test_the_engines_scripted_rows_give_its_eager_ops_numbers(name: str, tmp_pat
         qk, v = qkv[:, : (nh + nkv) * d].view(5, nh + nkv, d), qkv[:, (nh + nkv) * d :].view(5, nkv, d)
         if layer.q_norm is not None and layer.k_norm is not None:
             qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm), ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)
-        scripted_qk, scripted_v = rows.before_attention(index, x, ops.eps, turns)
+        scripted_qk, scripted_v = rows.before_attention(index, x, turns)
         assert torch.equal(scripted_qk, ops.rope(qk, turns)) and torch.equal(scripted_v, v)
         eager_x, scripted_x = x.clone(), x.clone()
         eager_x.add_(layer.attn_output.whole(attended))
         gate, up = layer.gate_up(ops.rms_norm(eager_x, layer.ffn_norm))
         eager_x.add_(layer.down.whole(ops.silu_mul(gate, up)))
-        rows.after_attention(index, scripted_x, attended, ops.eps)
+        rows.after_attention(index, scripted_x, attended)
         assert torch.equal(scripted_x, eager_x)
         x = eager_x
+
+
+@pytest.mark.parametrize("name", ["llama-q4_1", "qwen3-qknorm"])
+def test_the_engine_samples_the_same_tokens_scripted_or_eager(name: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kernels import LocalModel, SamplingParams
+
+    path = write_tiny_llama_gguf(tmp_path / f"{name}.gguf", SCRIPTED[name])
+    texts = ["hello world the", "the cat and the sea is blue", "run", "you and the tree " * 6]
+    params = [SamplingParams(max_tokens=12, temperature=1.3, seed=s, ignore_eos=True) for s in range(len(texts))]
+    outputs = []
+    for scripted in (True, False):
+        model = LocalModel.load(path)
+        runner = model.engine.runner
+        runner.scripted = scripted
+        assert (runner._scripted_rows() is not None) == scripted
+        with ThreadPoolExecutor(len(texts)) as pool:  # batched: prefill chunks and decode rows together
+            outputs.append([r.token_ids for r in pool.map(model.generate, texts, params)])
+        model.close()
+    assert outputs[0] == outputs[1]
