@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.engine._step_plan import ATTENTION_BLOCK, BlockedRow, DecodeGroup, StepPlan
+from kernels.engine._step_plan import ATTENTION_BLOCK, BlockedRow, StepPlan
 
 
 class Workspace:
@@ -161,47 +161,35 @@ class _Layout:
 
 def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
     """Where every (row, head, block) lives in a layer's score, probability and product tables."""
-    b, t = ATTENTION_BLOCK, len(plan.decode_own.rows) if plan.decode_own is not None else 0
-    heads = torch.arange(kv_heads)[:, None]  # [NKV, 1]
-    queries = torch.arange(g)
+    t = len(plan.decode_own.rows) if plan.decode_own is not None else 0
+    heads = torch.arange(kv_heads)[None, :, None]  # [1, NKV, 1]
     group_scores, group_products, start_s, start_p = [], [], kv_heads * t * g, kv_heads * t
     for group in plan.decode_groups:
         group_scores.append(start_s)
         group_products.append(start_p)
         start_s += kv_heads * group.blocks * len(group.rows) * g
         start_p += kv_heads * group.blocks * len(group.rows)
-
-    def product_rows(r: BlockedRow) -> torch.Tensor:  # [NKV, J] the product table's rows of r's blocks
-        parts = []
-        if r.group >= 0:
-            group: DecodeGroup = plan.decode_groups[r.group]
-            m = len(group.rows)
-            parts.append(group_products[r.group] + heads * group.blocks * m + torch.arange(r.shared) * m + r.member)
-        parts.append(heads * t + r.first_own + torch.arange(r.blocks - r.shared))
-        return torch.cat(parts, dim=1)
-
     by_blocks: dict[int, list[BlockedRow]] = {}
     for r in plan.decode_blocked:
         by_blocks.setdefault(r.blocks, []).append(r)
-    classes, own_probs = [], torch.empty(kv_heads * t * g, dtype=torch.long)
-    group_probs = [torch.empty(kv_heads * gr.blocks * len(gr.rows) * g, dtype=torch.long) for gr in plan.decode_groups]
+    classes = []
+    prob_of_score = torch.empty(start_s, dtype=torch.long)  # [score rows] the probability row of each score row
     first_prob = 0
     for j, members in by_blocks.items():
-        product_index = torch.stack([product_rows(r) for r in members])  # [n, NKV, J]
-        # a block's G score rows follow its product row: score row = product row * G + query head, both tables in the same order
-        score_index = (product_index[:, :, None, :] * g + queries[None, None, :, None]).flatten()  # [n NKV G J]
-        prob_rows = first_prob + torch.arange(len(score_index)).view(len(members), kv_heads, g, j)  # where each lands in the probabilities
+        product_index = torch.empty(len(members), kv_heads, j, dtype=torch.long)  # [n, NKV, J]
+        alike: dict[tuple[int, int], list[int]] = {}  # rows with the same group and shared blocks, computed together
         for n, r in enumerate(members):
-            mine = prob_rows[n]  # [NKV, G, J]
-            own = r.blocks - r.shared
-            if own:
-                positions = (heads[:, :, None] * t + r.first_own + torch.arange(own)) * g + queries[:, None]  # [NKV, G, own]
-                own_probs[positions.flatten()] = mine[:, :, r.shared :].flatten()
-            if r.group >= 0:
-                group = plan.decode_groups[r.group]
-                m = len(group.rows)
-                positions = ((heads[:, :, None] * group.blocks + torch.arange(r.shared)) * m + r.member) * g + queries[:, None]  # [NKV, G, shared]
-                group_probs[r.group][positions.flatten()] = mine[:, :, : r.shared].flatten()
+            alike.setdefault((r.group, r.shared), []).append(n)
+        for (group_index, shared), picked in alike.items():
+            first_own = torch.tensor([members[n].first_own for n in picked])[:, None, None]  # [k, 1, 1]
+            product_index[picked, :, shared:] = heads * t + first_own + torch.arange(j - shared)  # own blocks: [NKV, T] rows
+            if shared:
+                m = len(plan.decode_groups[group_index].rows)
+                member = torch.tensor([members[n].member for n in picked])[:, None, None]
+                product_index[picked, :, :shared] = group_products[group_index] + heads * shared * m + torch.arange(shared) * m + member
+        # a block's G score rows follow its product row: score row = product row * G + query head, both tables in the same order
+        score_index = (product_index[:, :, None, :] * g + torch.arange(g)[:, None]).flatten()  # [n NKV G J]
+        prob_of_score[score_index] = torch.arange(first_prob, first_prob + len(score_index))
         rows = tuple(r.row for r in members)
         classes.append(_Class(rows, torch.tensor(rows, dtype=torch.long), j, score_index, product_index.flatten(), first_prob))
         first_prob += len(score_index)
@@ -213,8 +201,8 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
         group_rows=tuple(torch.tensor(group.rows, dtype=torch.long) for group in plan.decode_groups),
         group_scores=tuple(group_scores),
         group_products=tuple(group_products),
-        group_probs=tuple(group_probs),
-        own_probs=own_probs,
+        group_probs=tuple(prob_of_score[start : start + kv_heads * gr.blocks * len(gr.rows) * g] for gr, start in zip(plan.decode_groups, group_scores, strict=True)),
+        own_probs=prob_of_score[: kv_heads * t * g],
         classes=tuple(classes),
     )
 

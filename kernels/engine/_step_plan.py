@@ -207,29 +207,45 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_grou
 
 def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup, ...], page_size: int) -> tuple[tuple[BlockedRow, ...], OwnBlocks | None]:
     membership = {row: (index, group.rows.index(row), group.blocks) for index, group in enumerate(groups) for row in group.rows}
-    rows, slots, pad, unwritten, block_rows = [], [], [], [], []
-    offset = torch.arange(ATTENTION_BLOCK)
+    rows, unwritten, block_rows, block_starts, block_lengths, pieces = [], [], [], [], [], []
     for row, (table, length) in enumerate(decode):
         if length < ATTENTION_BLOCK:
             continue
         group, member, shared = membership.get(row, (-1, 0, 0))
         blocked = BlockedRow(row, length, group, member, shared, len(block_rows))
         rows.append(blocked)
-        positions = (torch.arange(shared, blocked.blocks)[:, None] * ATTENTION_BLOCK + offset).flatten()  # [own B]
-        pad.append(positions >= length)
-        last_page = (length - 1) // page_size
-        page_of = (positions // page_size).clamp_(max=last_page)  # pad pages: the last page again
-        slots.append(torch.tensor(table, dtype=torch.long)[page_of] * page_size + positions % page_size)
-        unwritten += range(table[last_page] * page_size + length % page_size, (table[last_page] + 1) * page_size) if length % page_size else []
+        last_page = (length - 1) // page_size  # the pages past it: the last page again (padding)
+        first, end = shared * ATTENTION_BLOCK, blocked.blocks * ATTENTION_BLOCK  # its own positions, padded: [first, end)
+        pieces += [(table[min(p, last_page)], start, stop) for p, start, stop in _pages_of(first, end, page_size)]
+        if length % page_size:
+            unwritten += range(table[last_page] * page_size + length % page_size, (table[last_page] + 1) * page_size)
         block_rows += [row] * (blocked.blocks - shared)
+        block_starts += range(first, end, ATTENTION_BLOCK)
+        block_lengths += [length] * (blocked.blocks - shared)
     if not rows:
         return (), None
-    every = torch.cat(slots)
-    pages = every[::page_size] // page_size if ATTENTION_BLOCK % page_size == 0 else None
-    padding = torch.cat(pad).view(-1, ATTENTION_BLOCK)
-    own = OwnBlocks(every, pages, padding if padding.any() else None, torch.tensor(unwritten, dtype=torch.long) if unwritten else None,
+    page_list = torch.tensor([page for page, _, _ in pieces], dtype=torch.long)
+    if ATTENTION_BLOCK % page_size == 0:  # whole pages
+        pages: torch.Tensor | None = page_list
+        slots = (page_list[:, None] * page_size + torch.arange(page_size)).flatten()
+    else:
+        pages = None
+        slots = torch.cat([torch.arange(page * page_size + start, page * page_size + stop) for page, start, stop in pieces])
+    positions = torch.tensor(block_starts)[:, None] + torch.arange(ATTENTION_BLOCK)  # [T, B]
+    pad = positions >= torch.tensor(block_lengths)[:, None]
+    own = OwnBlocks(slots, pages, pad if pad.any() else None, torch.tensor(unwritten, dtype=torch.long) if unwritten else None,
                     torch.tensor(block_rows, dtype=torch.long))  # fmt: skip
     return tuple(rows), own
+
+
+def _pages_of(first: int, end: int, page_size: int) -> list[tuple[int, int, int]]:
+    """Positions [first, end) as (page index, first offset, end offset) pieces, page after page."""
+    pieces, position = [], first
+    while position < end:
+        stop = min(end, (position // page_size + 1) * page_size)
+        pieces.append((position // page_size, position % page_size, position % page_size + stop - position))
+        position = stop
+    return pieces
 
 
 def _common_blocks(reference: list[int], table: list[int], length: int, per_block: int) -> int:
