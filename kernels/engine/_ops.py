@@ -83,7 +83,7 @@ class TorchOps:
         self.batch_invariant = batch_invariant
         self.share_prefix = share_prefix
         self._layout: tuple[StepPlan, Any] | None = None  # the step's plan and its decode layout, built on its first layer
-        self._work = Workspace()
+        self._work = Workspace()  # buffers reused from layer to layer: one TorchOps serves one engine thread
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> PagedKV:
         return PagedKV(layers, num_pages, page_size, kv_heads, head_dim)
@@ -116,8 +116,9 @@ class TorchOps:
         elif b and (self.batch_invariant or b == 1):
             scale = d**-0.5
             if plan.decode_gather is not None:  # one copy for all rows whose pages are scattered: [NKV, sum S, D]
-                gathered_keys = keys.index_select(1, plan.decode_gather)
-                gathered_values = values.index_select(1, plan.decode_gather)
+                size = (kv_heads, len(plan.decode_gather), d)
+                gathered_keys = torch.index_select(keys, 1, plan.decode_gather, out=self._work.take("exact_k", *size))
+                gathered_values = torch.index_select(values, 1, plan.decode_gather, out=self._work.take("exact_v", *size))
             for row, span in enumerate(plan.decode_spans):  # query heads grouped by the key/value head they share
                 whole = isinstance(plan.decode_each[row], slice)
                 k = (keys if whole else gathered_keys)[:, span]  # [NKV, S, D]
@@ -133,13 +134,17 @@ class TorchOps:
             parts.append(out.reshape(b, heads * d))  # [B, NH, 1, D] -> [B, NH * D]
         for prefill in plan.prefills:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
-            k, v = _slots(keys, prefill.key_slots)[None], _slots(values, prefill.key_slots)[None]  # [1, NKV, S, D]
+            k = _slots(keys, prefill.key_slots, self._work, "prefill_k")[None]  # [1, NKV, S, D]
+            v = _slots(values, prefill.key_slots, self._work, "prefill_v")[None]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
                                                  enable_gqa=heads != kv_heads)  # fmt: skip
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def _slots(store: torch.Tensor, slots: torch.Tensor | slice) -> torch.Tensor:
-    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice; index_select copies rows far faster than indexing."""
-    return store[:, slots] if isinstance(slots, slice) else store.index_select(1, slots)
+def _slots(store: torch.Tensor, slots: torch.Tensor | slice, work: Workspace, name: str) -> torch.Tensor:
+    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy into `work`'s buffer `name`."""
+    if isinstance(slots, slice):
+        return store[:, slots]
+    kv_heads, _, d = store.shape
+    return torch.index_select(store, 1, slots, out=work.take(name, kv_heads, len(slots), d))
