@@ -79,12 +79,9 @@ def _layer(x: torch.Tensor, eps: torch.Tensor, keys: torch.Tensor, values: torch
     if score_scale != 1.0:
         scores.mul_(score_scale)
     attended = torch.bmm(torch.softmax(scores, dim=-1), values[:, :end])  # [NKV, NH/NKV, D]
-    x.add_(_int4(attended.view(1, heads * d).to(torch.bfloat16), out, out_sz, out_split, out_n, out_bias, group))
-    normed = _rms_norm(x, ffn_norm, eps).to(torch.bfloat16)
-    both = _int4(normed, gate_up, gate_up_sz, gate_up_split, gate_up_n, gate_up_bias, group)  # [1, 2F]
-    f = both.shape[-1] // 2
-    activated = (F.silu(both[:, :f].float()) * both[:, f:]).to(torch.bfloat16)  # SwiGLU in float32
-    x.add_(_int4(activated, down, down_sz, down_split, down_n, down_bias, group))
+    _rows_after_attention(x, attended.view(1, heads * d), eps, out, out_sz, out_split, out_n, out_bias, ffn_norm,
+                          gate_up, gate_up_sz, gate_up_split, gate_up_n, gate_up_bias,
+                          down, down_sz, down_split, down_n, down_bias, group)  # fmt: skip
 
 
 def _rows_before_attention(x: torch.Tensor, eps: torch.Tensor, turns: torch.Tensor, heads: int, kv_heads: int, head_dim: int,
