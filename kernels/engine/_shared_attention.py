@@ -9,19 +9,21 @@ group's blocks are views of it when its pages are consecutive).
 Batch invariance: a row's numbers must not depend on what it is batched with. Every row of at least
 one block (a `BlockedRow`), alone or in a group, computes its scores and value products over fixed
 blocks of ATTENTION_BLOCK positions (block j: positions [j*B, (j+1)*B); the last one padded to B
-positions, masked out of the softmax, their values zeroed), each block a matmul of its own; its
-softmax runs over its J*B positions and its products are added in one reduction over a [NKV, J, G*D]
-slice. A group's block matmul has m G rows where the row alone has G: BLAS kernels are chosen by
+positions from the row's last page, masked out of the softmax, the page's unwritten slots zeroed in
+the store so their values are finite), each block a matmul of its own; its softmax runs over its
+J*B positions and its products are added in one reduction over a [NKV, J, G*D] slice. A group's block matmul has m G rows where the row alone has G: BLAS kernels are chosen by
 shape, and for some shapes (M = 1, some small M) the rows of a taller product are summed in another
 order, so a group forms only for shapes `grouping_is_exact` has checked on this machine. (The
 blocked sum differs in its last bits from one matmul over all positions, the single-sequence
 forward's; the engine equals itself alone, which tests/kernels/test_shared_attention.py asserts bit
 for bit.) Rows shorter than a block attend exactly as the single-sequence forward does.
 
-The blocks of all rows live in three tables a layer fills in place (`_Layout`, built once per step):
-scores and probabilities as rows of B, products as rows of G*D. Each table is filled by the block
-matmuls writing into it and read by one index_select per rows of one block count (a `_Class`), so a
-step's layer runs a fixed number of ops, whatever its rows' lengths.
+The blocks of all rows live in three tables a layer fills in place (`_Layout`, built once per step;
+the buffers, a `Workspace`, kept across steps): scores and probabilities as rows of B, products as
+rows of G*D. The block matmuls write into them; one index_select per block count (a `_Class`) reads
+them, so a layer's op count grows with the groups and the distinct block counts, not with the rows.
+A group's blocks are views of the store when its pages are consecutive; the other blocks of all rows
+are gathered page by page in one copy (T blocks, [NKV, T B, D]).
 
 Shapes: R decode rows, G query heads per key/value head, NKV key/value heads, D head size,
 B = ATTENTION_BLOCK, T own blocks (of all rows, past their groups'), m a group's rows, Jg a group's
@@ -201,7 +203,8 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
         group_rows=tuple(torch.tensor(group.rows, dtype=torch.long) for group in plan.decode_groups),
         group_scores=tuple(group_scores),
         group_products=tuple(group_products),
-        group_probs=tuple(prob_of_score[start : start + kv_heads * gr.blocks * len(gr.rows) * g] for gr, start in zip(plan.decode_groups, group_scores, strict=True)),
+        group_probs=tuple(prob_of_score[start : start + kv_heads * group.blocks * len(group.rows) * g]
+                          for group, start in zip(plan.decode_groups, group_scores, strict=True)),  # fmt: skip
         own_probs=prob_of_score[: kv_heads * t * g],
         classes=tuple(classes),
     )

@@ -205,7 +205,8 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_grou
     return tuple(groups)
 
 
-def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup, ...], page_size: int) -> tuple[tuple[BlockedRow, ...], OwnBlocks | None]:
+def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup, ...],
+                  page_size: int) -> tuple[tuple[BlockedRow, ...], OwnBlocks | None]:  # fmt: skip
     membership = {row: (index, group.rows.index(row), group.blocks) for index, group in enumerate(groups) for row in group.rows}
     rows, unwritten, block_rows, block_starts, block_lengths, pieces = [], [], [], [], [], []
     for row, (table, length) in enumerate(decode):
