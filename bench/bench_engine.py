@@ -17,7 +17,8 @@ Scenarios, each in its own process:
   exact       the engine with decode attention sequence by sequence (TorchOps(share_prefix=False): the
               single-sequence forward's numbers) instead of over the shared prefix's pages together
 Prints wall seconds, process CPU seconds (all threads; steadier than wall on a shared machine),
-aggregate generated tokens/s, time to first token (first request and median of the rest), and for
+aggregate generated tokens/s, aggregate decode tokens/s (tokens after each first one over the time
+the streams decode: for the engine, from the first first token to the last token), time to first token (first request and median of the rest), and for
 the engine the KV pages it used against what unshared caches would hold.
 """
 
@@ -78,8 +79,9 @@ def workload(model_path: Path, agents: int, prefix_tokens: int, tail_tokens: int
     return prompts
 
 
-def _figures(wall: float, cpu: float, generated: int, ttfts: list[float]) -> dict[str, float]:
+def _figures(wall: float, cpu: float, generated: int, ttfts: list[float], decode_tps: float) -> dict[str, float]:
     return {
+        "decode_tps": decode_tps,
         "wall_s": wall,
         "cpu_s": cpu,
         "tokens_per_s": generated / wall,
@@ -127,7 +129,12 @@ def worker_engine(model_path: Path, threads: int, prompts: list[list[int]], deco
     stats = local.stats()
     page = local.engine.pages.page_size
     unshared = sum(-(-(len(p) + decode) // page) for p in prompts)
-    figures = _figures(wall, cpu, sum(r.completion_tokens for r in results), ttfts)
+    decoded = sum(r.completion_tokens - 1 for r in results)  # tokens after each request's first
+    if mode == "serial":
+        decode_tps = decoded / sum(r.decode_seconds for r in results)
+    else:  # all submitted at once: from the first first token to the last token, every stream's decoding together
+        decode_tps = decoded / (max(r.prefill_seconds + r.decode_seconds for r in results) - min(r.prefill_seconds for r in results))
+    figures = _figures(wall, cpu, sum(r.completion_tokens for r in results), ttfts, decode_tps)
     figures.update({
         "steps": stats.steps - before.steps,
         "prefill_tokens": stats.prefill_tokens - before.prefill_tokens,
@@ -155,7 +162,7 @@ def worker_part1(model_path: Path, threads: int, prompts: list[list[int]], decod
     from kernels import LocalModel
 
     model = LocalModel.load(model_path).model
-    ttfts, generated = [], 0
+    ttfts, generated, decoding = [], 0, 0.0
     wall, cpu = time.perf_counter(), time.process_time()
     for prompt in prompts:
         started = time.perf_counter()
@@ -164,10 +171,12 @@ def worker_part1(model_path: Path, threads: int, prompts: list[list[int]], decod
             logits = model.forward(prompt[begin : begin + 256], cache)
         token = int(logits[-1].argmax())
         ttfts.append(time.perf_counter() - started)
+        first = time.perf_counter()
         for _ in range(decode - 1):
             token = int(model.forward([token], cache)[-1].argmax())
+        decoding += time.perf_counter() - first
         generated += decode
-    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts)
+    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts, (generated - len(prompts)) / decoding)
 
 
 def worker_llamacpp(model_path: Path, threads: int, prompts: list[list[int]], decode: int) -> dict[str, float]:
@@ -180,7 +189,7 @@ def worker_llamacpp(model_path: Path, threads: int, prompts: list[list[int]], de
     llm = Llama(str(model_path), n_threads=threads, n_threads_batch=threads, n_ctx=max(map(len, prompts)) + decode + 8,
                 n_batch=512, verbose=False)  # fmt: skip
     last_logits = lambda: np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))  # noqa: E731
-    ttfts, generated, previous = [], 0, []
+    ttfts, generated, previous, decoding = [], 0, [], 0.0
     wall, cpu = time.perf_counter(), time.process_time()
     for prompt in prompts:
         started = time.perf_counter()
@@ -192,13 +201,15 @@ def worker_llamacpp(model_path: Path, threads: int, prompts: list[list[int]], de
         token = int(np.argmax(last_logits()))
         ttfts.append(time.perf_counter() - started)
         tokens = [token]
+        first = time.perf_counter()
         for _ in range(decode - 1):
             llm.eval([token])
             token = int(np.argmax(last_logits()))
             tokens.append(token)
+        decoding += time.perf_counter() - first
         generated += len(tokens)
         previous = prompt + tokens[:-1]
-    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts)
+    return _figures(time.perf_counter() - wall, time.process_time() - cpu, generated, ttfts, (generated - len(prompts)) / decoding)
 
 
 def run_worker(python: str, scenario: str, args: argparse.Namespace, prompts: list[list[int]]) -> dict[str, float] | None:
@@ -248,7 +259,7 @@ def main() -> int:
     for agents in args.agents:
         prompts = workload(args.model, agents, args.prefix_tokens, args.tail_tokens)
         print(f"\n{agents} agents")
-        print(f"{'scenario':10} {'wall s':>7} {'CPU s':>7} {'tok/s':>7} {'TTFT 1st':>9} {'TTFT rest':>9}  notes")
+        print(f"{'scenario':10} {'wall s':>7} {'CPU s':>7} {'tok/s':>7} {'decode':>7} {'TTFT 1st':>9} {'TTFT rest':>9}  notes")
         rows = {}
         for scenario in args.scenarios:
             python = args.llama_python if scenario == "llama.cpp" else sys.executable
@@ -265,12 +276,16 @@ def main() -> int:
                          f"({r['kv_pages_peak'] / r['kv_pages_unshared']:.2f}x)")  # fmt: skip
             if scenario == "json":
                 notes += f", {r['generated']} tokens, all {r['valid']} valid, mask filling {r['mask_s'] / r['generated'] * 1e3:.2f} ms/token"
-            print(f"{scenario:10} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['tokens_per_s']:7.1f} {r['ttft_first_s']:9.3f} "
+            print(f"{scenario:10} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['tokens_per_s']:7.1f} {r['decode_tps']:7.1f} {r['ttft_first_s']:9.3f} "
                   f"{r['ttft_rest_median_s']:9.3f}  {notes}")  # fmt: skip
         if "engine" in rows and "llama.cpp" in rows:
             e, l = rows["engine"], rows["llama.cpp"]  # noqa: E741
             print(f"engine / llama.cpp: wall {e['wall_s'] / l['wall_s']:.2f}x, tokens/s {e['tokens_per_s'] / l['tokens_per_s']:.2f}x, "
-                  f"CPU {e['cpu_s'] / l['cpu_s']:.2f}x")  # fmt: skip
+                  f"CPU {e['cpu_s'] / l['cpu_s']:.2f}x; aggregate decode {e['decode_tps']:.1f} tok/s = "
+                  f"{e['decode_tps'] / l['decode_tps']:.2f}x llama.cpp's single stream")  # fmt: skip
+        if "serial" in rows and "llama.cpp" in rows:
+            print(f"warm time to first token (a request once the brief is cached, one after another): serial "
+                  f"{rows['serial']['ttft_rest_median_s']:.3f} s, llama.cpp {rows['llama.cpp']['ttft_rest_median_s']:.3f} s")
         if "engine" in rows and "json" in rows:
             e, j = rows["engine"], rows["json"]
             per_step = lambda r: r["wall_s"] / r["steps"]  # noqa: E731
