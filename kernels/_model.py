@@ -106,7 +106,7 @@ class LlamaModel:
         self.scripted_decode = ScriptedDecode.build(layers)
         # True: prompt rows (a prefill) as float32 GEMMs on weights dequantised a block at a time
         # (kernels/_dense_prefill.py) instead of the fused op. Off: on a 2-core AVX-512 machine the
-        # dequantisation (~0.4 s a step for SmolLM2) outweighs the faster GEMM below ~512 prompt rows
+        # dequantisation (~0.4 s a step for SmolLM2) outweighs the faster GEMM below ~250 prompt rows
         # a step (bench/RESULTS.md, "Dense prefill (H7)"). The engine reads it at every step.
         self.dense_prefill = False
 
