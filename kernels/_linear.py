@@ -18,9 +18,6 @@ width the fused ops compute in). `DequantLinear` is the plain fallback: it dequa
 on every call.
 
 Every layer maps [M, K] inputs of any float dtype to [M, N] outputs, bfloat16 or float32.
-`prefill(x)` computes prompt rows instead as float32 GEMMs over the weight dequantised a block at a
-time (kernels/_dense_prefill.py): faster for many rows, closer to the float model, and each row's
-bits independent of the rows computed with it.
 """
 
 from __future__ import annotations
@@ -30,15 +27,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from kernels._dense_prefill import (
-    BlockSource,
-    block_width,
-    float_block_source,
-    int4_block_source,
-    int8_block_source,
-    tiled_matmul,
-    tiles_are_row_invariant,
-)
 from kernels._quants import GROUP, GroupAffine
 
 INNER_K_TILES = 2
@@ -56,10 +44,6 @@ class DenseLinear:
         y = torch.nn.functional.linear(x.to(self.weight.dtype), self.weight)
         return y if self.bias is None else y + self.bias
 
-    def prefill(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> float32 [M, N]
-        y = _dense_rows(x, self.out_features, self.in_features, float_block_source(self.weight))
-        return _with_bias(y, self.bias) if y is not None else self(x).float()
-
     def dequantized(self) -> torch.Tensor:
         return self.weight.float()
 
@@ -76,10 +60,6 @@ class Int8Linear:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N] in bfloat16 (float32 with a bias)
         y = torch.ops.aten._weight_int8pack_mm(x.to(torch.bfloat16), self.codes, self.scale)
         return y if self.bias is None else y + self.bias
-
-    def prefill(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> float32 [M, N]
-        y = _dense_rows(x, self.out_features, self.in_features, int8_block_source(self.codes, self.scale))
-        return _with_bias(y, self.bias) if y is not None else self(x).float()
 
     def dequantized(self) -> torch.Tensor:
         return self.codes.float() * self.scale.float()[:, None]
@@ -110,9 +90,6 @@ class DequantLinear:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.linear(x.float(), self.dequantized(), self.bias)
-
-    def prefill(self, x: torch.Tensor) -> torch.Tensor:  # the fallback is float32 already
-        return self(x)
 
 
 class Int4PackedLinear:
@@ -170,15 +147,6 @@ class Int4PackedLinear:
             codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
         return torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(codes.astype(np.int32)), INNER_K_TILES)
 
-    def prefill(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> float32 [M, N]
-        assert self.packed is not None
-        width = self.scales_zeros.shape[0] * GROUP  # K as the op sees it
-        source = int4_block_source(self.packed, self.scales_zeros, width, self.split)
-        y = _dense_rows(x, self.packed.shape[0], width, source)  # [M, Npad]
-        if y is None:
-            return self(x).float()
-        return _with_bias(y[:, : self.out_features], self.bias)
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N] in bfloat16 (float32 with a bias)
         x = x.to(self.dtype)
         if self.split:
@@ -187,19 +155,6 @@ class Int4PackedLinear:
         if y.shape[-1] != self.out_features:
             y = y[..., : self.out_features]
         return y if self.bias is None else y + self.bias
-
-
-def _dense_rows(x: torch.Tensor, rows: int, width: int, source: BlockSource) -> torch.Tensor | None:
-    """float32 [M, rows]: x [M, K] times a weight that `source` gives a block of rows at a time
-    (`width`: K, or 2K for split codes); None where this machine's GEMM is not row-invariant."""
-    block = block_width(rows, width)
-    if not tiles_are_row_invariant(x.shape[-1], rows, block, torch.get_num_threads()):
-        return None
-    return tiled_matmul(x.float(), rows, width, source, block)
-
-
-def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    return y if bias is None else y.add_(bias)
 
 
 def slice_affine(affine: GroupAffine, start: int, stop: int) -> GroupAffine:

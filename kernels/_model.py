@@ -104,11 +104,6 @@ class LlamaModel:
         # the decode step's layers as TorchScript (kernels/_decode_step.py), the same numbers with ~1/3 less
         # time per token; None: the eager step (a model with other linear layers, or set so to compare)
         self.scripted_decode = ScriptedDecode.build(layers)
-        # True: prompt rows (a prefill) as float32 GEMMs on weights dequantised a block at a time
-        # (kernels/_dense_prefill.py) instead of the fused op. Off: on a 2-core AVX-512 machine the
-        # dequantisation (~0.4 s a step for SmolLM2) outweighs the faster GEMM below ~250 prompt rows
-        # a step (bench/RESULTS.md, "Dense prefill (H7)"). The engine reads it at every step.
-        self.dense_prefill = False
 
     @classmethod
     def load(cls, file: GGUFFile, vocab_size: int, mode: LinearMode = "fused", max_positions: int | None = None) -> LlamaModel:
@@ -175,11 +170,9 @@ class LlamaModel:
         # query i sees keys 0 .. start + i
         mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
         eps, turns = self.eps, self.rope.table(start, t)  # turns: complex64 [T, 1, D/2]
-        dense = self.dense_prefill  # then every linear computes in float32
         x = self.embedding(token_ids)  # float32 [T, H], the residual stream
         for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
-            normed = rms_norm(x, layer.attn_norm, eps, None if dense else layer.qkv.input_dtype)
-            qkv = layer.qkv.whole(normed, dense).float()  # [T, (NH + 2 NKV) D]
+            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype)).float()  # [T, (NH + 2 NKV) D]
             qk = qkv[:, :k_end].view(t, nh + nkv, d)
             if layer.q_norm is not None and layer.k_norm is not None:
                 qk = torch.cat([rms_norm(qk[:, :nh], layer.q_norm, eps), rms_norm(qk[:, nh:], layer.k_norm, eps)], dim=1)
@@ -190,9 +183,9 @@ class LlamaModel:
                 qk[:, :nh].transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end],  # [1, NH, T, D], [1, NKV, S, D]
                 attn_mask=mask, is_causal=mask is None, enable_gqa=nh != nkv,
             )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
-            x.add_(layer.attn_output.whole(attended, dense))
-            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, None if dense else layer.gate_up.input_dtype), dense)  # [T, F] each
-            x.add_(layer.down.whole(swiglu(gate, up, torch.float32 if dense else layer.down.input_dtype), dense))
+            x.add_(layer.attn_output.whole(attended))
+            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [T, F] each
+            x.add_(layer.down.whole(swiglu(gate, up, layer.down.input_dtype)))
         return x
 
     def _decode(self, token_id: int, cache: KVCache, position: int) -> torch.Tensor:  # -> float32 [1, H]

@@ -19,7 +19,6 @@ from gguf import GGMLQuantizationType as Q
 
 from kernels._errors import ModelFileError
 from kernels._gguf_file import GGUFFile
-from kernels._dense_prefill import RowSplit
 from kernels._heap import return_freed_memory
 from kernels._linear import (
     PACK_ROWS,
@@ -69,32 +68,18 @@ class LinearGroup:
         dtypes = {_input_dtype(part) for part in self.parts}
         return dtypes.pop() if len(dtypes) == 1 else torch.float32
 
-    def whole(self, x: torch.Tensor, dense: bool | RowSplit = False) -> torch.Tensor:  # [M, K] -> [M, sum(sizes)]
-        """`dense`: the rows computed as float32 GEMMs (True: all, a RowSplit: its `dense` rows; float32 out)."""
-        if dense is not False:
-            outputs = [_dense_part(part, x, dense) for part in self.parts]
-            return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+    def whole(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, sum(sizes)]
         if len(self.parts) == 1:
             return self.parts[0](x)
         outputs = [part(x) for part in self.parts]
         dtype = torch.float32 if any(o.dtype == torch.float32 for o in outputs) else outputs[0].dtype
         return torch.cat([o.to(dtype) for o in outputs], dim=-1)
 
-    def __call__(self, x: torch.Tensor, dense: bool | RowSplit = False) -> tuple[torch.Tensor, ...]:
-        return self.whole(x, dense).split(self.sizes, dim=-1)
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.whole(x).split(self.sizes, dim=-1)
 
     def dequantized(self) -> torch.Tensor:  # float32 [sum(sizes), K]
         return torch.cat([part.dequantized() for part in self.parts])
-
-
-def _dense_part(layer: Linear, x: torch.Tensor, dense: bool | RowSplit) -> torch.Tensor:  # -> float32 [M, N]
-    if dense is True:
-        return layer.prefill(x)
-    assert isinstance(dense, RowSplit)
-    out = torch.empty(len(x), layer.out_features)
-    out[dense.dense] = layer.prefill(x[dense.dense])
-    out[dense.fused] = layer(x[dense.fused]).float()  # the same bits as alone: the fused op is row-invariant
-    return out
 
 
 def _input_dtype(layer: Linear) -> torch.dtype:

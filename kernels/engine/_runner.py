@@ -10,16 +10,14 @@ from __future__ import annotations
 import torch
 
 from kernels._decode_step import ScriptedRows
-from kernels._dense_prefill import RowSplit
 from kernels._model import LlamaModel
-from kernels._weights import LinearGroup
-from kernels.engine._device_model import DeviceLinear, DeviceModel
+from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
 from kernels.engine._scripted import scripted_rows
 from kernels.engine._shared_attention import grouping_is_exact
-from kernels.engine._step_plan import StepPlan, plan_step
+from kernels.engine._step_plan import plan_step
 
 
 class ModelRunner:
@@ -47,18 +45,6 @@ class ModelRunner:
             self._scripted, self._scripted_for = scripted_rows(self.model, self.ops), self.ops
         return self._scripted
 
-    def _prompt_rows(self, batch: Batch, plan: StepPlan) -> bool | RowSplit:
-        """The rows of prompt tokens, for the model's float32 prefill path (False: none, or no such path).
-
-        By the token, not by the chunk: a prompt token's numbers are the same computed in a chunk of
-        256, in a 5-token suffix after a cached prefix, or alone; a generated token recomputed after
-        a preemption takes the fused op it was decoded with."""
-        if not getattr(self.model, "dense_prefill", False):
-            return False
-        counts = torch.tensor([chunk.count for chunk in batch.chunks])
-        prompt_ends = torch.tensor([chunk.seq.num_prompt_tokens for chunk in batch.chunks]).repeat_interleave(counts)  # [N]
-        return RowSplit.of(plan.positions < prompt_ends)
-
     @torch.inference_mode()
     def run(self, batch: Batch) -> torch.Tensor:
         """Logits [n, V] of the rows that sample, in the order of `batch.sampling`."""
@@ -68,15 +54,14 @@ class ModelRunner:
         plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size, self._can_group)
         n, nh, nkv, d = len(plan.token_ids), c.heads, c.kv_heads, c.head_dim
         turns = model.rope.turns[plan.positions][:, None, :]  # complex [N, 1, D/2]
-        dense = self._prompt_rows(batch, plan)
-        scripted = self._scripted_rows() if dense is False else None  # the same ops, scripted (kernels/_decode_step.py)
+        scripted = self._scripted_rows()  # the same ops, scripted (kernels/_decode_step.py)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
         for index, layer in enumerate(model.layers):
             if scripted is not None:
                 qk, v = scripted.before_attention(index, x, turns)
             else:
                 normed = ops.rms_norm(x, layer.attn_norm)
-                qkv = _linear(layer.qkv, normed, dense).float()  # [N, (NH + 2 NKV) D]
+                qkv = layer.qkv.whole(normed).float()  # [N, (NH + 2 NKV) D]
                 qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
                 v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
                 if layer.q_norm is not None and layer.k_norm is not None:
@@ -88,15 +73,10 @@ class ModelRunner:
             if scripted is not None:
                 scripted.after_attention(index, x, attended)
                 continue
-            x.add_(_linear(layer.attn_output, attended, dense))  # [N, H]
-            gate, up = _linear(layer.gate_up, ops.rms_norm(x, layer.ffn_norm), dense).split(layer.gate_up.sizes, dim=-1)  # [N, F] each
-            x.add_(_linear(layer.down, ops.silu_mul(gate, up), dense))
+            x.add_(layer.attn_output.whole(attended))  # [N, H]
+            gate, up = layer.gate_up(ops.rms_norm(x, layer.ffn_norm))  # [N, F] each
+            x.add_(layer.down.whole(ops.silu_mul(gate, up)))
         if not len(plan.sample_rows):
             return torch.empty(0, c.vocab_size)
         x = x[plan.sample_rows]  # [n, H]
         return model.head.whole(ops.rms_norm(x, model.output_norm)).float().cpu()  # [n, V], for the sampler
-
-
-def _linear(group: LinearGroup | DeviceLinear, x: torch.Tensor, dense: bool | RowSplit) -> torch.Tensor:
-    """`group.whole(x)`, its `dense` rows as float32 GEMMs (device layers have no such path: `dense` is False)."""
-    return group.whole(x, dense) if isinstance(group, LinearGroup) else group.whole(x)
