@@ -6,8 +6,8 @@ A KV slot is `page * page_size + offset`.
 
 Decode rows whose sequences share their first KV pages (an org brief every agent starts with) form
 `DecodeGroup`s over whole blocks of ATTENTION_BLOCK positions, so attention can read those keys and
-values once for the whole group (kernels/engine/_shared_attention.py). A row of at least one block
-is a `BlockedRow`: its context in blocks, the group's first, then blocks of its own, the last one
+values once for the whole group (kernels/engine/_shared_attention.py). A row of at least
+SHORT_CONTEXT positions is a `BlockedRow`: its context in blocks, the group's first, then blocks of its own, the last one
 padded to a whole block; the own blocks of all rows are gathered side by side (`OwnBlocks`).
 """
 
@@ -21,7 +21,8 @@ import torch
 from kernels.engine._scheduler import Batch
 
 
-ATTENTION_BLOCK = 128  # positions; decode attention sums its value products block by block
+ATTENTION_BLOCK = 64  # positions; decode attention sums its value products block by block
+SHORT_CONTEXT = 128  # decode rows shorter than this attend as the single-sequence forward does
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class DecodeGroup:
 
 @dataclass(frozen=True)
 class BlockedRow:
-    """A decode row whose context holds a whole block: `blocks` blocks, the first `shared` read with its group."""
+    """A decode row of at least SHORT_CONTEXT positions: `blocks` blocks, the first `shared` read with its group."""
 
     row: int
     length: int  # S
@@ -79,9 +80,9 @@ class StepPlan:
     decode_gather: torch.Tensor | None
     decode_spans: tuple[slice, ...]
     decode_groups: tuple[DecodeGroup, ...]
-    decode_blocked: tuple[BlockedRow, ...]  # the decode rows of at least one block
+    decode_blocked: tuple[BlockedRow, ...]  # the decode rows of at least SHORT_CONTEXT positions
     decode_own: OwnBlocks | None  # their blocks past the groups' (None: no blocked row)
-    decode_short: tuple[int, ...]  # the decode rows shorter than a block (attended as the single-sequence forward does)
+    decode_short: tuple[int, ...]  # the decode rows shorter than SHORT_CONTEXT (attended as the single-sequence forward does)
     decode_slots: torch.Tensor | slice | None  # [B, Smax] long (padded), or a slice when B == 1 and contiguous
     decode_mask: torch.Tensor | None  # [B, 1, 1, Smax] bool, None when no row is padded
     prefills: tuple[PrefillPlan, ...]
@@ -139,7 +140,7 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int, can_group: 
         decode_groups=groups,
         decode_blocked=blocked,
         decode_own=own,
-        decode_short=tuple(row for row, (_, length) in enumerate(decode_tables) if length < ATTENTION_BLOCK),
+        decode_short=tuple(row for row, (_, length) in enumerate(decode_tables) if length < SHORT_CONTEXT),
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=tuple(prefills),
@@ -186,7 +187,7 @@ def _decode_groups(decode: list[tuple[list[int], int]], page_size: int, can_grou
     by_first: dict[tuple[int, ...], list[int]] = {}
     if ATTENTION_BLOCK % page_size == 0:
         for row, (table, length) in enumerate(decode):
-            if length >= ATTENTION_BLOCK:
+            if length >= SHORT_CONTEXT:
                 by_first.setdefault(tuple(table[:per_block]), []).append(row)
     for rows in by_first.values():
         reference = decode[rows[0]][0]
@@ -210,7 +211,7 @@ def _blocked_rows(decode: list[tuple[list[int], int]], groups: tuple[DecodeGroup
     membership = {row: (index, group.rows.index(row), group.blocks) for index, group in enumerate(groups) for row in group.rows}
     rows, unwritten, block_rows, block_starts, block_lengths, pieces = [], [], [], [], [], []
     for row, (table, length) in enumerate(decode):
-        if length < ATTENTION_BLOCK:
+        if length < SHORT_CONTEXT:
             continue
         group, member, shared = membership.get(row, (-1, 0, 0))
         blocked = BlockedRow(row, length, group, member, shared, len(block_rows))

@@ -163,7 +163,7 @@ def test_the_padded_decode_attention_agrees_with_the_batch_invariant_one(tiny_gg
 
 def test_prompts_sharing_a_long_prefix_batched_give_the_same_tokens_as_each_alone(tiny_model: LocalModel) -> None:
     """Their decode rows attend over the shared pages together (kernels/engine/_shared_attention.py)."""
-    prefix = tiny_model.tokenizer.encode(prompts(1, 300, seed=9)[0])[:200]  # one whole block of 128 shared
+    prefix = tiny_model.tokenizer.encode(prompts(1, 300, seed=9)[0])[:200]  # whole attention blocks shared
     texts = [prefix + tiny_model.tokenizer.encode(tail) for tail in prompts(8, 6, seed=10)]
     params = [SamplingParams(max_tokens=12, ignore_eos=True)] * 8
     alone = [tiny_model.generate(t, p) for t, p in zip(texts, params, strict=True)]

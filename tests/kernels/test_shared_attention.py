@@ -15,7 +15,7 @@ from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
 from kernels.engine._shared_attention import decode_layout, grouping_is_exact
-from kernels.engine._step_plan import ATTENTION_BLOCK, StepPlan, plan_step
+from kernels.engine._step_plan import ATTENTION_BLOCK, SHORT_CONTEXT, StepPlan, plan_step
 
 PAGE = 16
 KV_HEADS, HEADS, D = 2, 6, 8
@@ -65,8 +65,12 @@ def test_rows_sharing_a_prefix_form_one_group_over_the_whole_shared_blocks() -> 
     [group] = step.decode_groups
     assert sorted(group.rows) == [0, 1, 2]  # the 130-long row shares one block: 5 blocks for 3 rows share more
     assert group.blocks == 640 // ATTENTION_BLOCK
-    assert [(r.row, r.group, r.shared, r.blocks) for r in step.decode_blocked] == [(0, 0, 5, 6), (1, 0, 5, 6), (2, 0, 5, 7), (3, -1, 0, 2)]
-    assert step.decode_own is not None and len(step.decode_own.rows) == 1 + 1 + 2 + 2  # the blocks past the group's
+    shared = 640 // ATTENTION_BLOCK
+    rows = [(0, 0, 700), (1, 0, 655), (2, 0, 801), (3, -1, 130)]
+    expected = [(row, group, shared if group == 0 else 0, -(-n // ATTENTION_BLOCK)) for row, group, n in rows]
+    assert [(r.row, r.group, r.shared, r.blocks) for r in step.decode_blocked] == expected
+    own_blocks = sum(blocks - shared for _, _, shared, blocks in expected)  # the blocks past the group's
+    assert step.decode_own is not None and len(step.decode_own.rows) == own_blocks
 
 
 def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
@@ -75,8 +79,10 @@ def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
     tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)
     step = plan([decode_chunk(n) for n in lengths], tables)
     [group] = step.decode_groups
-    assert sorted(group.rows) == [0, 1] and group.blocks == 2  # 300 positions hold two whole blocks
-    assert [(r.row, r.shared, r.blocks) for r in step.decode_blocked] == [(0, 2, 6), (1, 2, 3)]
+    assert sorted(group.rows) == [0, 1] and group.blocks == 300 // ATTENTION_BLOCK  # the whole blocks of 300 positions
+    blocks = 300 // ATTENTION_BLOCK
+    expected = [(0, blocks, -(-700 // ATTENTION_BLOCK)), (1, blocks, -(-300 // ATTENTION_BLOCK))]
+    assert [(r.row, r.shared, r.blocks) for r in step.decode_blocked] == expected
 
 
 @settings(max_examples=25, deadline=None)
@@ -102,27 +108,29 @@ def test_each_row_gets_bit_for_bit_what_it_gets_alone_and_matches_plain_attentio
         assert torch.equal(alone[0], together[row])
 
 
-def test_shorter_contexts_than_a_block_equal_the_single_sequence_attention_exactly() -> None:
+def test_contexts_shorter_than_short_context_equal_the_single_sequence_attention_exactly() -> None:
     rng = random.Random(2)
-    lengths = [ATTENTION_BLOCK - 1, 40, 7]
+    lengths = [SHORT_CONTEXT - 1, ATTENTION_BLOCK, 40, 7]
     tables = make_tables(rng, 0, lengths, 40)
     kv = random_kv(40, 3)
-    queries = torch.randn(3, HEADS, D)
+    queries = torch.randn(len(lengths), HEADS, D)
     step = plan([decode_chunk(n) for n in lengths], tables)
+    assert step.decode_short == (0, 1, 2, 3) and not step.decode_blocked
     assert torch.equal(attend(TorchOps(1e-5), kv, queries, step), attend(TorchOps(1e-5, share_prefix=False), kv, queries, step))
 
 
 def test_rows_of_one_block_count_are_computed_side_by_side_and_each_gets_what_it_gets_alone() -> None:
     rng = random.Random(4)
-    lengths = [530, 520, 530, 700, 515]
-    tables = make_tables(rng, prefix_pages=32, lengths=lengths, num_pages=200)
+    b = ATTENTION_BLOCK
+    lengths = [8 * b + 18, 8 * b + 8, 8 * b + 18, 10 * b + 60, 8 * b + 3]  # all but row 3: 9 blocks
+    tables = make_tables(rng, prefix_pages=8 * b // PAGE, lengths=lengths, num_pages=200)
     step = plan([decode_chunk(n) for n in lengths], tables)
     [group] = step.decode_groups
-    assert group.rows == (0, 1, 2, 3, 4) and group.blocks == 4
-    assert [(r.row, r.first_own) for r in step.decode_blocked] == [(0, 0), (1, 1), (2, 2), (3, 3), (4, 5)]
-    assert step.decode_own is not None and step.decode_own.rows.tolist() == [0, 1, 2, 3, 3, 4]
+    assert group.rows == (0, 1, 2, 3, 4) and group.blocks == 8
+    assert [(r.row, r.first_own) for r in step.decode_blocked] == [(0, 0), (1, 1), (2, 2), (3, 3), (4, 6)]
+    assert step.decode_own is not None and step.decode_own.rows.tolist() == [0, 1, 2, 3, 3, 3, 4]
     layout = decode_layout(step, KV_HEADS, HEADS // KV_HEADS)
-    assert [(c.rows, c.blocks) for c in layout.classes] == [((0, 1, 2, 4), 5), ((3,), 6)]
+    assert [(c.rows, c.blocks) for c in layout.classes] == [((0, 1, 2, 4), 9), ((3,), 11)]
     kv = random_kv(200, 5)
     queries = torch.randn(5, HEADS, D)
     together = attend(TorchOps(1e-5), kv, queries, step)
