@@ -7,16 +7,17 @@ matmul per block and their value products over them in another, straight from th
 group's blocks are views of it when its pages are consecutive).
 
 Batch invariance: a row's numbers must not depend on what it is batched with. Every row of at least
-SHORT_CONTEXT positions (a `BlockedRow`), alone or in a group, computes its scores and value products over fixed
-blocks of ATTENTION_BLOCK positions (block j: positions [j*B, (j+1)*B); the last one padded to B
-positions from the row's last page, masked out of the softmax, the page's unwritten slots zeroed in
-the store so their values are finite), each block a matmul of its own; its softmax runs over its
-J*B positions and its products are added in one reduction over a [NKV, J, G*D] slice. A group's block matmul has m G rows where the row alone has G: BLAS kernels are chosen by
-shape, and for some shapes (M = 1, some small M) the rows of a taller product are summed in another
-order, so a group forms only for shapes `grouping_is_exact` has checked on this machine. (The
-blocked sum differs in its last bits from one matmul over all positions, the single-sequence
-forward's; the engine equals itself alone, which tests/kernels/test_shared_attention.py asserts bit
-for bit.) Rows shorter than SHORT_CONTEXT attend exactly as the single-sequence forward does.
+SHORT_CONTEXT positions (a `BlockedRow`), alone or in a group, computes its scores and value
+products over fixed blocks of ATTENTION_BLOCK positions (block j: positions [j*B, (j+1)*B); the last
+one padded to B positions from the row's last page, masked out of the softmax, the page's unwritten
+slots zeroed in the store so their values are finite), each block a matmul of its own; its softmax
+runs over its J*B positions and its products are added in one reduction over a [NKV, J, G*D] slice.
+A group's block matmul has m G rows where the row alone has G: BLAS kernels are chosen by shape, and
+for some shapes (M = 1, some small M) the rows of a taller product are summed in another order, so a
+group forms only for shapes `grouping_is_exact` has checked on this machine. (The blocked sum
+differs in its last bits from one matmul over all positions, the single-sequence forward's; the
+engine equals itself alone, which tests/kernels/test_shared_attention.py asserts bit for bit.) Rows
+shorter than SHORT_CONTEXT attend exactly as the single-sequence forward does.
 
 The blocks of all rows live in three tables a layer fills in place (`_Layout`, built once per step;
 the buffers, a `Workspace`, kept across steps): scores and probabilities as rows of B, products as
