@@ -1,15 +1,14 @@
 """Local inference on the CPU: orgide's engine against llama.cpp on the same GGUF, threads and prompt.
 
     .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 5]
-        [--path model|eager|engine] [--llama-python /work/benchenv/bin/python]
+        [--path model|engine] [--llama-python /work/benchenv/bin/python]
 
 llama.cpp runs through llama-cpp-python, an optional bench-only install kept out of the lock:
     python3 -m venv /work/benchenv && /work/benchenv/bin/pip install llama-cpp-python==0.3.36
 (built from source; 10+ minutes on two cores). Without it only orgide's figures print.
 
 orgide's side is, by `--path`: `model` (default), the model's single-sequence path
-(`LlamaModel.forward` with its KV cache, its decode layers scripted, kernels/_decode_step.py);
-`eager`, the same with the eager decode step; `engine`, one request through the batching engine
+(`LlamaModel.forward` with its KV cache); `engine`, one request through the batching engine
 (`LocalModel.generate`: what `orgide generate`, the server and the `local/` provider run; its
 prefill CPU is not separable, so only total CPU per generated token prints).
 Each engine runs in its own process (so peak resident memory is its own), the two alternate, and
@@ -98,9 +97,8 @@ def worker_orgide_engine(model_path: Path, threads: int, ids: list[int], decode:
     }
 
 
-def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int, eager: bool = False) -> dict[str, float]:
-    """The model's own single-sequence path: load (tokenizer + weights), chunked prefill, greedy decode
-    (`eager`: the eager decode step instead of the scripted one)."""
+def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int) -> dict[str, float]:
+    """The model's own single-sequence path: load (tokenizer + weights), chunked prefill, greedy decode."""
     import torch
 
     torch.set_num_threads(threads)
@@ -115,8 +113,6 @@ def worker_orgide(model_path: Path, threads: int, ids: list[int], decode: int, e
     tokenizer = GGUFTokenizer(file.metadata, model_path)
     file.forget(METADATA_ARRAYS)  # as LocalModel.load does
     model = LlamaModel.load(file, tokenizer.vocab_size, max_positions=len(ids) + decode + 8)
-    if eager:
-        model.scripted_decode = None
     file.release_pages()
     load, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     cache = model.new_cache(len(ids) + decode + 8)
@@ -203,9 +199,9 @@ def main() -> int:
     parser.add_argument("--omp-wait-policy", default=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
                         choices=["PASSIVE", "ACTIVE", "passive", "active", "inherit"],
                         help="orgide's OpenMP wait policy (default PASSIVE, as the orgide command sets it; inherit: as the environment says, spinning if unset)")  # fmt: skip
-    parser.add_argument("--path", default="model", choices=["model", "eager", "engine"],
-                        help="orgide's side: model (LlamaModel.forward, part 1's single-sequence path, scripted decode), "
-                             "eager (the same with the eager decode step), engine (one request through LocalModel)")  # fmt: skip
+    parser.add_argument("--path", default="model", choices=["model", "engine"],
+                        help="orgide's side: model (LlamaModel.forward, part 1's single-sequence path), "
+                             "engine (one request through LocalModel, the product's path)")  # fmt: skip
     parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,7 +217,7 @@ def main() -> int:
         elif args.path == "engine":
             figures = worker_orgide_engine(args.model, args.threads, ids, args.decode_tokens)
         else:
-            figures = worker_orgide(args.model, args.threads, ids, args.decode_tokens, eager=args.path == "eager")
+            figures = worker_orgide(args.model, args.threads, ids, args.decode_tokens)
         print(json.dumps(figures))
         return 0
 

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from kernels._config import ModelConfig, config_from_metadata
-from kernels._decode_step import ScriptedDecode
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
@@ -101,9 +100,6 @@ class LlamaModel:
         self.score_scale = 1.0 if exact else scale
         self.linear_mode = linear_mode  # "fused" unless the self-test on load failed
         self.fallback_reason = fallback_reason
-        # the decode step's layers as TorchScript (kernels/_decode_step.py), the same numbers with ~1/3 less
-        # time per token; None: the eager step (a model with other linear layers, or set so to compare)
-        self.scripted_decode = ScriptedDecode.build(layers)
 
     @classmethod
     def load(cls, file: GGUFFile, vocab_size: int, mode: LinearMode = "fused", max_positions: int | None = None) -> LlamaModel:
@@ -195,10 +191,6 @@ class LlamaModel:
         attention scale when it is a power of two (exact, so the scores are the same numbers).
         """
         c = self.config
-        if self.scripted_decode is not None:
-            x = self.embedding([token_id])  # float32 [1, H]
-            return self.scripted_decode.run(x, self.eps, cache.keys, cache.values, position, self.rope.turns[position],
-                                            self.query_turns[position], self.score_scale, c.heads, c.kv_heads)  # fmt: skip
         nh, nkv, d = c.heads, c.kv_heads, c.head_dim
         k_end, end, eps = (nh + nkv) * d, position + 1, self.eps
         turns, query_turns = self.rope.turns[position], self.query_turns[position]  # complex64 [D/2]

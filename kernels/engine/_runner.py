@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from kernels._decode_step import ScriptedRows
 from kernels._model import LlamaModel
 from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
-from kernels.engine._scripted import scripted_rows
 from kernels.engine._shared_attention import grouping_is_exact
 from kernels.engine._step_plan import plan_step
 
@@ -27,23 +25,12 @@ class ModelRunner:
         self.pages = pages
         self.ops: Ops = ops or TorchOps(c.norm_eps)
         self.kv = self.ops.make_kv(c.layers, pages.num_pages, pages.page_size, c.kv_heads, c.head_dim)
-        self.scripted = True  # the per-layer work scripted where the model and ops allow; False: eager (to compare)
-        self._scripted: ScriptedRows | None = None
-        self._scripted_for: Ops | None = None
 
     def _can_group(self, rows: int) -> bool:
         """Whether `rows` decode rows sharing a prefix may attend over it together (TorchOps only)."""
         c = self.model.config
         return (isinstance(self.ops, TorchOps) and self.ops.share_prefix and self.ops.batch_invariant
                 and grouping_is_exact(c.heads // c.kv_heads, c.head_dim, rows, torch.get_num_threads()))  # fmt: skip
-
-    def _scripted_rows(self) -> ScriptedRows | None:
-        """The scripted per-layer work for these ops (built once per ops object; None: the eager ops)."""
-        if not self.scripted:
-            return None
-        if self._scripted_for is not self.ops:
-            self._scripted, self._scripted_for = scripted_rows(self.model, self.ops), self.ops
-        return self._scripted
 
     @torch.inference_mode()
     def run(self, batch: Batch) -> torch.Tensor:
@@ -54,25 +41,18 @@ class ModelRunner:
         plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size, self._can_group)
         n, nh, nkv, d = len(plan.token_ids), c.heads, c.kv_heads, c.head_dim
         turns = model.rope.turns[plan.positions][:, None, :]  # complex [N, 1, D/2]
-        scripted = self._scripted_rows()  # the same ops, scripted (kernels/_decode_step.py)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
         for index, layer in enumerate(model.layers):
-            if scripted is not None:
-                qk, v = scripted.before_attention(index, x, turns)
-            else:
-                normed = ops.rms_norm(x, layer.attn_norm)
-                qkv = layer.qkv.whole(normed).float()  # [N, (NH + 2 NKV) D]
-                qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
-                v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
-                if layer.q_norm is not None and layer.k_norm is not None:
-                    qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm),
-                                    ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)  # fmt: skip
-                qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
+            normed = ops.rms_norm(x, layer.attn_norm)
+            qkv = layer.qkv.whole(normed).float()  # [N, (NH + 2 NKV) D]
+            qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
+            v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
+            if layer.q_norm is not None and layer.k_norm is not None:
+                qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm),
+                                ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)  # fmt: skip
+            qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
             ops.store_kv(self.kv, index, qk[:, nh:], v, plan)
             attended = ops.attention(self.kv, index, qk[:, :nh], plan)  # [N, NH * D]
-            if scripted is not None:
-                scripted.after_attention(index, x, attended)
-                continue
             x.add_(layer.attn_output.whole(attended))  # [N, H]
             gate, up = layer.gate_up(ops.rms_norm(x, layer.ffn_norm))  # [N, F] each
             x.add_(layer.down.whole(ops.silu_mul(gate, up)))
