@@ -101,6 +101,8 @@ class NodeItem(QGraphicsItem):
             self._refresh_tooltip()
 
     def set_spend(self, text: str) -> None:
+        if text == self.spend_text:
+            return
         self.prepareGeometryChange()
         self.spend_text = text
         self._bounds = self._bounding_rect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QVariantAnimation
 
 from orgruntime import Agent, Channel, ChannelKind, Org
@@ -26,8 +28,8 @@ class Overlays(QObject):
         self._pulses: dict[int, QVariantAnimation] = {}
         scene.nodes_changed.connect(self._reapply_run_state)
         self._run_states: dict[str, RunState] = {}
-        self._spend: dict[str, str] = {}
-        self._placements: dict[str, str] = {}
+        # texts a run puts on agents' nodes, by the node's setter that shows them: agent id -> text
+        self._node_texts: dict[Callable[[NodeItem, str], None], dict[str, str]] = {NodeItem.set_spend: {}, NodeItem.set_placement: {}}
 
     # --- diff ---
     def show_diff(self, diff, base: Org | None = None) -> None:
@@ -142,23 +144,21 @@ class Overlays(QObject):
 
     def set_spend(self, agent_id: str, text: str) -> None:
         """A short figure under the node, such as "1.2k tok · $0.003" ("" clears it)."""
-        if text:
-            self._spend[agent_id] = text
-        else:
-            self._spend.pop(agent_id, None)
-        node = self._scene.node(agent_id)
-        if node is not None:
-            node.set_spend(text)
+        self._set_node_text(NodeItem.set_spend, agent_id, text)
 
     def set_placement(self, agent_id: str, text: str) -> None:
         """Where the agent runs, as a line of its tooltip, such as "runs on host:node" ("" clears it)."""
+        self._set_node_text(NodeItem.set_placement, agent_id, text)
+
+    def _set_node_text(self, setter: Callable[[NodeItem, str], None], agent_id: str, text: str) -> None:
+        texts = self._node_texts[setter]
         if text:
-            self._placements[agent_id] = text
+            texts[agent_id] = text
         else:
-            self._placements.pop(agent_id, None)
+            texts.pop(agent_id, None)
         node = self._scene.node(agent_id)
         if node is not None:
-            node.set_placement(text)
+            setter(node, text)
 
     def pulse_channel(self, source: str, target: str, duration_ms: int = 700) -> bool:
         """A dot travels along the channel `source -> target` (a message sent); False if none is drawn."""
@@ -189,15 +189,13 @@ class Overlays(QObject):
             node = self._scene.node(agent_id)
             if node is not None:
                 node.set_run_state(None)
-        for agent_id in list(self._spend):
-            node = self._scene.node(agent_id)
-            if node is not None:
-                node.set_spend("")
-        for agent_id in list(self._placements):
-            node = self._scene.node(agent_id)
-            if node is not None:
-                node.set_placement("")
-        self._run_states, self._spend, self._placements = {}, {}, {}
+        for setter, texts in self._node_texts.items():
+            for agent_id in texts:
+                node = self._scene.node(agent_id)
+                if node is not None:
+                    setter(node, "")
+            texts.clear()
+        self._run_states = {}
 
     def _end_pulse(self, edge: EdgeItem) -> None:
         self._pulses.pop(id(edge), None)
@@ -210,11 +208,8 @@ class Overlays(QObject):
             node = self._scene.node(agent_id)
             if node is not None and node.run_state != state:
                 node.set_run_state(state)
-        for agent_id, text in self._spend.items():
-            node = self._scene.node(agent_id)
-            if node is not None and node.spend_text != text:
-                node.set_spend(text)
-        for agent_id, text in self._placements.items():
-            node = self._scene.node(agent_id)
-            if node is not None:
-                node.set_placement(text)
+        for setter, texts in self._node_texts.items():
+            for agent_id, text in texts.items():
+                node = self._scene.node(agent_id)
+                if node is not None:
+                    setter(node, text)  # a no-op where the node shows it already
