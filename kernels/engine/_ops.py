@@ -116,9 +116,8 @@ class TorchOps:
         elif b and (self.batch_invariant or b == 1):
             scale = d**-0.5
             if plan.decode_gather is not None:  # one copy for all rows whose pages are scattered: [NKV, sum S, D]
-                size = (kv_heads, len(plan.decode_gather), d)
-                gathered_keys = torch.index_select(keys, 1, plan.decode_gather, out=self._work.take("exact_k", *size))
-                gathered_values = torch.index_select(values, 1, plan.decode_gather, out=self._work.take("exact_v", *size))
+                gathered_keys = self._work.gather("exact_k", keys, plan.decode_gather)
+                gathered_values = self._work.gather("exact_v", values, plan.decode_gather)
             for row, span in enumerate(plan.decode_spans):  # query heads grouped by the key/value head they share
                 whole = isinstance(plan.decode_each[row], slice)
                 k = (keys if whole else gathered_keys)[:, span]  # [NKV, S, D]
@@ -134,17 +133,9 @@ class TorchOps:
             parts.append(out.reshape(b, heads * d))  # [B, NH, 1, D] -> [B, NH * D]
         for prefill in plan.prefills:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
-            k = _slots(keys, prefill.key_slots, self._work, "prefill_k")[None]  # [1, NKV, S, D]
-            v = _slots(values, prefill.key_slots, self._work, "prefill_v")[None]
+            k = self._work.gather("prefill_k", keys, prefill.key_slots)[None]  # [1, NKV, S, D]
+            v = self._work.gather("prefill_v", values, prefill.key_slots)[None]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
                                                  enable_gqa=heads != kv_heads)  # fmt: skip
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _slots(store: torch.Tensor, slots: torch.Tensor | slice, work: Workspace, name: str) -> torch.Tensor:
-    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy into `work`'s buffer `name`."""
-    if isinstance(slots, slice):
-        return store[:, slots]
-    kv_heads, _, d = store.shape
-    return torch.index_select(store, 1, slots, out=work.take(name, kv_heads, len(slots), d))

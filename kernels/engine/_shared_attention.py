@@ -59,6 +59,18 @@ class Workspace:
             buffer = self._buffers[name] = torch.empty(size)
         return buffer[:size].view(shape)
 
+    def gather(self, name: str, store: torch.Tensor, slots: torch.Tensor | slice, pages: torch.Tensor | None = None) -> torch.Tensor:
+        """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy into `name`'s buffer, page by page
+        when `pages` holds the same slots as whole pages (else slot by slot)."""
+        if isinstance(slots, slice):
+            return store[:, slots]
+        kv_heads, _, d = store.shape
+        out = self.take(name, kv_heads, len(slots), d)
+        if pages is None:
+            return torch.index_select(store, 1, slots, out=out)
+        by_page = store.view(kv_heads, -1, len(slots) // len(pages) * d)
+        return torch.index_select(by_page, 1, pages, out=out.view(kv_heads, len(pages), -1)).view(kv_heads, -1, d)
+
 
 def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor, plan: StepPlan,
                             layout: _Layout | None = None, work: Workspace | None = None) -> torch.Tensor:  # fmt: skip
@@ -70,14 +82,14 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     g = heads // kv_heads
     out = torch.empty(rows, heads * d)
     scale = d**-0.5
+    work = work or Workspace()
     for row in plan.decode_short:  # the single-sequence forward's ops
-        k, v = _slots(keys, plan.decode_each[row]), _slots(values, plan.decode_each[row])  # [NKV, S, D]
+        k, v = work.gather("short_k", keys, plan.decode_each[row]), work.gather("short_v", values, plan.decode_each[row])  # [NKV, S, D]
         scores = torch.bmm(queries[row].view(kv_heads, g, d), k.transpose(1, 2)).mul_(scale)  # [NKV, G, S]
         out[row] = torch.bmm(torch.softmax(scores, dim=-1), v).view(heads * d)
     if not plan.decode_blocked:
         return out
     layout = layout or decode_layout(plan, kv_heads, g)
-    work = work or Workspace()
     q = (queries * scale).view(rows, kv_heads, g, d).transpose(0, 1)  # [NKV, R, G, D]
     own = plan.decode_own
     b, t = ATTENTION_BLOCK, layout.own_blocks
@@ -87,8 +99,8 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
         assert own is not None
         if own.unwritten is not None:  # they may hold anything; their probabilities are 0, their values must be finite
             values.index_fill_(1, own.unwritten, 0.0)
-        own_k = _gather(keys, own.slots, own.pages, work.take("own_k", kv_heads, t * b, d))  # [NKV, T B, D]
-        own_v = _gather(values, own.slots, own.pages, work.take("own_v", kv_heads, t * b, d))
+        own_k = work.gather("own_k", keys, own.slots, own.pages)  # [NKV, T B, D]
+        own_v = work.gather("own_v", values, own.slots, own.pages)
         own_q = q.index_select(1, own.rows)  # [NKV, T, G, D]
         own_scores = scores[: kv_heads * t * g].view(kv_heads, t, g, b)
         torch.bmm(own_q.view(kv_heads * t, g, d), own_k.view(kv_heads * t, b, d).transpose(1, 2), out=own_scores.view(kv_heads * t, g, b))
@@ -98,8 +110,8 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     for i, (group, start) in enumerate(zip(plan.decode_groups, layout.group_scores, strict=True)):
         m, jg = len(group.rows), group.blocks
         group_q = q.index_select(1, layout.group_rows[i])  # [NKV, m, G, D]
-        k = _gather(keys, group.slots, group.pages, work.take(f"group_k{i}", kv_heads, jg * b, d)).view(kv_heads, jg, b, d)
-        group_v.append(_gather(values, group.slots, group.pages, work.take(f"group_v{i}", kv_heads, jg * b, d)).view(kv_heads, jg, b, d))
+        k = work.gather(f"group_k{i}", keys, group.slots, group.pages).view(kv_heads, jg, b, d)
+        group_v.append(work.gather(f"group_v{i}", values, group.slots, group.pages).view(kv_heads, jg, b, d))
         part = scores[start : start + kv_heads * jg * m * g].view(kv_heads, jg, m * g, b)
         for h in range(kv_heads):
             block_scores(group_q[h].view(m * g, d), k[h], out=part[h])  # views of the store when a slice
@@ -209,22 +221,6 @@ def decode_layout(plan: StepPlan, kv_heads: int, g: int) -> _Layout:
         own_probs=prob_of_score[: kv_heads * t * g],
         classes=tuple(classes),
     )
-
-
-def _gather(store: torch.Tensor, slots: torch.Tensor | slice, pages: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
-    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice, else a copy into `out` page by page (or slot by slot)."""
-    if isinstance(slots, slice):
-        return store[:, slots]
-    if pages is None:
-        return torch.index_select(store, 1, slots, out=out)
-    kv_heads, _, d = store.shape
-    by_page = store.view(kv_heads, -1, len(slots) // len(pages) * d)
-    return torch.index_select(by_page, 1, pages, out=out.view(kv_heads, len(pages), -1)).view(kv_heads, -1, d)
-
-
-def _slots(store: torch.Tensor, slots: torch.Tensor | slice) -> torch.Tensor:
-    """store [NKV, slots, D] -> [NKV, S, D]: a view for a slice; index_select copies rows far faster than indexing."""
-    return store[:, slots] if isinstance(slots, slice) else store.index_select(1, slots)
 
 
 @functools.cache
