@@ -18,8 +18,9 @@ Scenarios, each in its own process:
               single-sequence forward's numbers) instead of over the shared prefix's pages together
 Prints wall seconds, process CPU seconds (all threads; steadier than wall on a shared machine),
 aggregate generated tokens/s, aggregate decode tokens/s (tokens after each first one over the time
-the streams decode: for the engine, from the first first token to the last token), time to first token (first request and median of the rest), and for
-the engine the KV pages it used against what unshared caches would hold.
+the streams decode: for the engine, from the first first token to the last token), time to first
+token (first request and median of the rest), and for the engine the KV pages it used against what
+unshared caches would hold.
 """
 
 from __future__ import annotations
