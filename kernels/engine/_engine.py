@@ -8,10 +8,12 @@ the forward runs), run, sample, postprocess.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import weakref
 
 import torch
+from collections.abc import Iterator
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
@@ -43,6 +45,10 @@ class EngineConfig:
     # "": $ORGIDE_DEVICE, else auto (read when the model loads)
     device: str = ""
     dtype: torch.dtype | None = None  # the Triton path's KV cache and prefill activations; None: bfloat16 on a GPU
+    # CPU steps of at most this many tokens run on one thread (decode of a few sequences): waking the
+    # other OpenMP threads for each op of a small step costs more than they add, above all with
+    # OMP_WAIT_POLICY=PASSIVE (orgide's default) or on a busy machine; 0: every step on all threads
+    light_step_tokens: int = 4
 
     def __post_init__(self) -> None:
         if self.device:
@@ -81,6 +87,8 @@ class Engine:
         self.backend = backend_description(model)
         self.masks = MaskFiller(model.config.vocab_size)
         self.requests: dict[int, Request] = {}
+        self.threads = torch.get_num_threads()  # the creating thread's setting: heavier steps use them all
+        self.light_steps = 0  # steps run on one thread
         self._inbox: list[Request] = []
         self._cancelled: list[Request] = []
         self._wake = threading.Condition()
@@ -134,11 +142,26 @@ class Engine:
         batch = self.scheduler.schedule()
         if batch:
             masks = self.masks.start([self.requests[c.seq.id].matcher for c in batch.sampling])
-            logits = self.runner.run(batch)  # [n, V]
+            with self._threads_for(batch):
+                logits = self.runner.run(batch)  # [n, V]
             tokens = self._close_up(batch, sample_batch(masks.apply(logits), [self._row(c.seq) for c in batch.sampling]), logits)
             self._deliver(self.scheduler.postprocess(batch, tokens))
         self._complete()
         return bool(batch)
+
+    @contextlib.contextmanager
+    def _threads_for(self, batch: Batch) -> Iterator[None]:
+        """One thread for a light CPU step's forward, all of them otherwise. The CPU ops give the same
+        numbers on any thread count (tests/kernels/test_engine_threads.py), so batched still equals alone.
+        torch's setting is process-wide for threads started later, so it is put back straight after."""
+        light = not isinstance(self.model, DeviceModel) and sum(c.count for c in batch.chunks) <= self.config.light_step_tokens
+        self.light_steps += light
+        torch.set_num_threads(1 if light else self.threads)
+        try:
+            yield
+        finally:
+            if light:
+                torch.set_num_threads(self.threads)
 
     def _close_up(self, batch: Batch, tokens: list[int], logits: torch.Tensor) -> list[int]:
         """Constrained sequences near the end of their budget close their text in time (see _constraints)."""
