@@ -106,6 +106,27 @@ class Int4PackedLinear:
         layer._build(blocks, rows, cols, bits, bias, dtype)
         return layer
 
+    @staticmethod
+    def packed_shapes(rows: int, cols: int, bits: int, dtype: torch.dtype = torch.bfloat16) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """The shapes and dtypes of `packed` and `scales_zeros` for a [rows, cols] weight of `bits`-bit codes."""
+        padded = rows + (-rows % N_MULTIPLE)  # the op packs rows in tiles of 16: zero rows fill the last
+        width = 2 * cols if bits > 4 else cols  # K as the op sees it
+        return {"packed": ((padded, width // 2), torch.uint8), "scales_zeros": ((width // GROUP, padded, 2), dtype)}
+
+    @classmethod
+    def from_packed(cls, packed: torch.Tensor, scales_zeros: torch.Tensor, rows: int, cols: int, bits: int,
+                    bias: torch.Tensor | None = None) -> Int4PackedLinear:  # fmt: skip
+        """A layer from tensors an earlier layer of the same weight packed (kernels/_packed_cache.py)."""
+        shapes = cls.packed_shapes(rows, cols, bits, scales_zeros.dtype)
+        for name, tensor in (("packed", packed), ("scales_zeros", scales_zeros)):
+            if (tuple(tensor.shape), tensor.dtype) != shapes[name]:
+                raise ValueError(f"{name} is {tuple(tensor.shape)} {tensor.dtype}, expected {shapes[name]}")
+        layer = cls.__new__(cls)
+        layer.out_features, layer.in_features = rows, cols
+        layer.split, layer.dtype, layer.bias = bits > 4, scales_zeros.dtype, bias
+        layer.packed, layer.scales_zeros = packed, scales_zeros
+        return layer
+
     def _build(self, blocks: Iterable[GroupAffine], rows: int, cols: int, bits: int, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
         self.out_features, self.in_features = rows, cols
         self.split = bits > 4

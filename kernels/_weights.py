@@ -7,6 +7,7 @@ weight or a second copy of the model.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +21,7 @@ from gguf import GGMLQuantizationType as Q
 from kernels._errors import ModelFileError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import return_freed_memory
+from kernels._packed_cache import PackedCache
 from kernels._linear import (
     PACK_ROWS,
     DenseLinear,
@@ -146,6 +148,7 @@ class WeightLoader:
         self.mode = mode
         self.checked: set[str] = set()
         self.fallback_reason = ""
+        self.packed = PackedCache.for_file(file.path) if mode == "fused" else None  # None: pack every time
 
     def require(self, name: str, shape: tuple[int, ...]) -> None:
         info = self.file.tensors.get(name)
@@ -193,7 +196,7 @@ class WeightLoader:
                 kind = "int4-split" if bits > 4 else "int4"
                 fast = self._self_tested(
                     kind,
-                    build=lambda: Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias),
+                    build=lambda: self._int4(run, rows, cols, bits, bias),
                     reference=lambda: DequantLinear(next(self._affine_blocks(run))),  # the first rows
                 )
                 if fast is not None:
@@ -250,7 +253,29 @@ class WeightLoader:
             weight[start : start + len(values)] = torch.from_numpy(values)
         return DenseLinear(weight)
 
+    def _int4(self, run: list[_Source], rows: int, cols: int, bits: int, bias: torch.Tensor | None) -> Int4PackedLinear:
+        """Packed from the file, or read back from the packed cache when an earlier load packed it."""
+        key = _cache_key(run, "int4")
+        stored = self.packed.load(key, Int4PackedLinear.packed_shapes(rows, cols, bits)) if self.packed else None
+        if stored is not None:
+            return Int4PackedLinear.from_packed(stored["packed"], stored["scales_zeros"], rows, cols, bits, bias)
+        layer = Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias)
+        if self.packed is not None and layer.packed is not None:
+            self.packed.store(key, {"packed": layer.packed, "scales_zeros": layer.scales_zeros})
+        return layer
+
     def _int8(self, source: _Source, bias: torch.Tensor | None) -> Int8Linear:
+        key = _cache_key([source], "int8")
+        shapes = {"codes": ((source.rows, source.cols), torch.int8), "scale": ((source.rows,), torch.bfloat16)}
+        stored = self.packed.load(key, shapes) if self.packed else None
+        if stored is not None:
+            return Int8Linear(stored["codes"], stored["scale"], bias)
+        layer = self._requantized_int8(source, bias)
+        if self.packed is not None:
+            self.packed.store(key, {"codes": layer.codes, "scale": layer.scale})
+        return layer
+
+    def _requantized_int8(self, source: _Source, bias: torch.Tensor | None) -> Int8Linear:
         codes = torch.empty(source.rows, source.cols, dtype=torch.int8)
         scale = torch.empty(source.rows)
         for start, values in zip(range(0, source.rows, PACK_ROWS), self._dense_rows(source)):
@@ -283,6 +308,15 @@ class WeightLoader:
             self.mode = "fallback"
             self.fallback_reason = str(error)
             return None
+
+
+def _cache_key(run: list[_Source], kind: str) -> str:
+    """What a layer's packed tensors depend on: its weights, their formats, shapes and row orders."""
+    parts = [kind]
+    for s in run:
+        order = "" if s.order is None else hashlib.sha256(np.ascontiguousarray(s.order, dtype=np.int64).tobytes()).hexdigest()[:16]
+        parts.append(f"{s.name}:{int(s.qtype)}:{s.rows}x{s.cols}:{order}")
+    return "|".join(parts)
 
 
 def _runs(sources: list[_Source]) -> Iterator[list[_Source]]:
