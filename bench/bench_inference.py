@@ -1,7 +1,7 @@
 """Local inference on the CPU: orgide's engine against llama.cpp on the same GGUF, threads and prompt.
 
     .venv/bin/python bench/bench_inference.py [--model PATH] [--threads 2] [--repeats 5]
-        [--path model|engine] [--llama-python /work/benchenv/bin/python]
+        [--path model|engine] [--packed-cache warm|cold] [--llama-python /work/benchenv/bin/python]
 
 llama.cpp runs through llama-cpp-python, an optional bench-only install kept out of the lock:
     python3 -m venv /work/benchenv && /work/benchenv/bin/pip install llama-cpp-python==0.3.36
@@ -32,6 +32,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -177,7 +178,10 @@ def run_worker(python: str, engine: str, args: argparse.Namespace, ids: list[int
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if engine == "orgide" and args.omp_wait_policy != "inherit":
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    with tempfile.TemporaryDirectory() as empty:
+        if engine == "orgide" and args.packed_cache == "cold":
+            env["XDG_CACHE_HOME"] = empty  # no packed weights: this load packs them (and writes them here)
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         print(f"  {engine} failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -202,6 +206,9 @@ def main() -> int:
     parser.add_argument("--path", default="model", choices=["model", "engine"],
                         help="orgide's side: model (LlamaModel.forward, part 1's single-sequence path), "
                              "engine (one request through LocalModel, the product's path)")  # fmt: skip
+    parser.add_argument("--packed-cache", default="warm", choices=["warm", "cold"],
+                        help="warm: orgide maps the packed weights an earlier load kept (the usual case; the very first "
+                             "run packs them); cold: every orgide run starts without them and packs")  # fmt: skip
     parser.add_argument("--worker", choices=["orgide", "llamacpp"], help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,7 +233,7 @@ def main() -> int:
     model_mb = args.model.stat().st_size / 2**20
     print(f"model {args.model.name} ({model_mb:.1f} MiB), {args.threads} threads, prompt {len(ids)} tokens, "
           f"decode {args.decode_tokens} tokens, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}; "
-          f"orgide OMP_WAIT_POLICY {args.omp_wait_policy}, path {args.path}")  # fmt: skip
+          f"orgide OMP_WAIT_POLICY {args.omp_wait_policy}, path {args.path}, packed cache {args.packed_cache}")  # fmt: skip
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
     for repeat in range(args.repeats):
