@@ -49,7 +49,7 @@ class LocalModel:
             [index for index, kind in enumerate(types) if kind == CONTROL_TOKEN],
             bool(file.metadata.get("tokenizer.ggml.add_space_prefix", True)),
         )
-        self.engine = Engine(model, tokenizer, self.grammars, engine_config)
+        self.engine = Engine(model, tokenizer, self.grammars, engine_config, weight_bytes=file.size)
 
     @classmethod
     def load(cls, path: str | Path, *, mode: LinearMode = "fused", max_context: int | None = 4096,

@@ -45,14 +45,19 @@ class EngineConfig:
     # "": $ORGIDE_DEVICE, else auto (read when the model loads)
     device: str = ""
     dtype: torch.dtype | None = None  # the Triton path's KV cache and prefill activations; None: bfloat16 on a GPU
-    # CPU steps of at most this many tokens run on one thread (decode of a few sequences): waking the
-    # other OpenMP threads for each op of a small step costs more than they add, above all with
-    # OMP_WAIT_POLICY=PASSIVE (orgide's default) or on a busy machine; 0: every step on all threads
-    light_step_tokens: int = 4
+    # CPU steps of at most this many tokens run on one thread (decode of a few sequences of a small
+    # model): waking the other OpenMP threads for each op of a small step costs more than they add, above
+    # all with OMP_WAIT_POLICY=PASSIVE (orgide's default) or on a busy machine. None: as many tokens as
+    # keep tokens x weight bytes within LIGHT_STEP_BYTES (4 for SmolLM2-135M, none from ~400 MiB of
+    # weights); 0: every step on all threads
+    light_step_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.device:
             check_device_name(self.device)
+
+
+LIGHT_STEP_BYTES = 400 * 2**20  # weight bytes read x tokens: below it, one thread beats waking the others
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class EngineStats:
 
 class Engine:
     def __init__(self, model: LlamaModel | DeviceModel, tokenizer: GGUFTokenizer, grammars: GrammarCompiler,
-                 config: EngineConfig = EngineConfig()) -> None:  # fmt: skip
+                 config: EngineConfig = EngineConfig(), weight_bytes: int = 0) -> None:  # fmt: skip
+        """`weight_bytes`: the model's weights as stored (its GGUF's size), for `light_step_tokens`' default."""
         self.model = model
         self.tokenizer = tokenizer
         self.grammars = grammars
@@ -88,6 +94,8 @@ class Engine:
         self.masks = MaskFiller(model.config.vocab_size)
         self.requests: dict[int, Request] = {}
         self.threads = torch.get_num_threads()  # the creating thread's setting: heavier steps use them all
+        light = config.light_step_tokens
+        self.light_step_tokens = light if light is not None else LIGHT_STEP_BYTES // weight_bytes if weight_bytes else 0
         self.light_steps = 0  # steps run on one thread
         self._inbox: list[Request] = []
         self._cancelled: list[Request] = []
@@ -154,7 +162,7 @@ class Engine:
         """One thread for a light CPU step's forward, all of them otherwise. The CPU ops give the same
         numbers on any thread count (tests/kernels/test_engine_threads.py), so batched still equals alone.
         torch's setting is process-wide for threads started later, so it is put back straight after."""
-        light = not isinstance(self.model, DeviceModel) and sum(c.count for c in batch.chunks) <= self.config.light_step_tokens
+        light = not isinstance(self.model, DeviceModel) and sum(c.count for c in batch.chunks) <= self.light_step_tokens
         self.light_steps += light
         torch.set_num_threads(1 if light else self.threads)
         try:

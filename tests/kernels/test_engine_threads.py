@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from kernels import LocalModel, SamplingParams
-from kernels.engine import EngineConfig
+from kernels.engine import Engine, EngineConfig
+from kernels.engine._engine import LIGHT_STEP_BYTES
 from tests.default_model import MODEL_PATH, needs_default_model
 
 PROMPTS = ["the quick brown fox jumps over the lazy dog " * 3, "one two three four five six", "a b c d e f g h i j k"]
@@ -38,7 +39,7 @@ def generate_all(path: Path, light_step_tokens: int) -> tuple[list[list[int]], i
 
 
 def test_decode_steps_run_on_one_thread_prefill_on_all(tiny_gguf: Path, two_threads: None) -> None:
-    model = LocalModel.load(tiny_gguf)
+    model = LocalModel.load(tiny_gguf, engine=EngineConfig(light_step_tokens=4))
     try:
         assert model.engine.threads == 2
         model.generate(PROMPTS[0], SamplingParams(max_tokens=6, ignore_eos=True))
@@ -49,6 +50,18 @@ def test_decode_steps_run_on_one_thread_prefill_on_all(tiny_gguf: Path, two_thre
         reader.start()
         reader.join()
         assert seen == [2]  # the idle engine left torch's setting as it found it for threads started later
+    finally:
+        model.close()
+
+
+def test_by_default_light_steps_shrink_as_the_model_grows(tiny_gguf: Path) -> None:
+    model = LocalModel.load(tiny_gguf)
+    try:
+        assert model.engine.light_step_tokens == LIGHT_STEP_BYTES // tiny_gguf.stat().st_size  # a tiny model: every step
+        big = Engine(model.model, model.tokenizer, model.grammars, EngineConfig(), weight_bytes=LIGHT_STEP_BYTES + 1)
+        assert big.light_step_tokens == 0  # from ~400 MiB of weights a single token is worth all threads
+        big.close()
+        assert Engine(model.model, model.tokenizer, model.grammars, EngineConfig(light_step_tokens=3), weight_bytes=1).light_step_tokens == 3
     finally:
         model.close()
 
@@ -70,6 +83,7 @@ def test_the_real_model_computes_the_same_on_one_thread_and_two(two_threads: Non
     assert light_steps and light == heavy
     model = LocalModel.load(MODEL_PATH)
     try:
+        assert model.engine.light_step_tokens == 4  # by default, for SmolLM2-135M's 98 MiB
         ids = model.tokenizer.encode("Org brief: the engineer writes the code and the reviewer checks it. " * 8)
         logits = {}
         for threads in (1, 2):
