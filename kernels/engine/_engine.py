@@ -213,11 +213,28 @@ class Engine:
             inbox, self._inbox = self._inbox, []
             cancelled, self._cancelled = self._cancelled, []
         for request in inbox:
+            problem = self._too_short_to_close(request)
+            if problem:
+                request.fail(GenerationError(problem))
+                continue
             self.requests[request.seq.id] = request
             self.scheduler.add(request.seq)
         for request in cancelled:
             if request.seq.id in self.requests and not request.seq.is_finished:
                 self.scheduler.finish(request.seq, "cancelled")
+
+    def _too_short_to_close(self, request: Request) -> str:
+        """Why a constrained request's token budget cannot hold any complete text ("" when it can)."""
+        seq = request.seq
+        left = min(seq.max_tokens, seq.max_total_tokens - seq.num_tokens)
+        if request.matcher is None or left > CLOSING_WINDOW:
+            return ""
+        cost = self.grammars.closing_cost(request.matcher, limit=CLOSING_WINDOW + 1)
+        if cost <= left:
+            return ""
+        shortest = f"more than {CLOSING_WINDOW}" if cost > CLOSING_WINDOW else f"about {cost}"
+        return (f"{left} tokens are too few for any text the response format or grammar accepts "
+                f"(the shortest takes {shortest}): raise max_tokens")  # fmt: skip
 
     def _fail_all(self, reason: str) -> None:
         for request in list(self.requests.values()):

@@ -108,3 +108,15 @@ def test_closing_checks_are_timed_for_the_overhead_figure(tiny_model: LocalModel
     params = SamplingParams(max_tokens=40, temperature=1.0, seed=5, response_format=RESPONSE_FORMAT)
     jsonschema.validate(json.loads(tiny_model.generate("the sea", params).text), ACTION_SCHEMA)
     assert grammars.closing_seconds > before  # every step within CLOSING_WINDOW of the budget checks
+
+
+def test_a_budget_too_small_for_any_valid_text_is_refused_before_generating(tiny_model: LocalModel) -> None:
+    prefilled = tiny_model.stats().prefill_tokens
+    with pytest.raises(GenerationError, match=r"3 tokens are too few .* \(the shortest takes about \d+\): raise max_tokens"):
+        tiny_model.generate("hello", SamplingParams(max_tokens=3, response_format=RESPONSE_FORMAT))
+    assert tiny_model.stats().prefill_tokens == prefilled and tiny_model.stats().pages_used == 0  # nothing ran
+    grammar = SamplingParams(max_tokens=2, grammar='root ::= "yes, certainly" | "no, never"')
+    with pytest.raises(GenerationError, match="2 tokens are too few"):
+        tiny_model.generate("hello", grammar)
+    result = tiny_model.generate("hello", SamplingParams(max_tokens=30, response_format=RESPONSE_FORMAT))
+    jsonschema.validate(json.loads(result.text), ACTION_SCHEMA)

@@ -247,6 +247,10 @@ def test_response_format(server: BackgroundServer, stream: bool) -> None:
     assert_openai_error(body, param=None if "response_format" in ENGINE_FIELDS else "response_format")
     plain = call(server, "POST", "/v1/chat/completions", {"messages": CHAT, "max_tokens": 2, "stream": stream, "response_format": {"type": "text"}})
     assert plain[0] == 200
+    too_short = {"messages": CHAT, "max_tokens": 1, "stream": stream, "response_format": formats[1]}
+    status, _, body = call(server, "POST", "/v1/chat/completions", too_short)
+    assert status == 400  # no text the schema accepts fits in one token: said before any token, streaming or not
+    assert "raise max_tokens" in body["error"]["message"]
 
 
 BAD_REQUESTS = [
