@@ -1,6 +1,7 @@
 """The run engine: run an org headless, with live events, budgets, tools, human seats and a durable log."""
 
-from orgruntime.run._engine import RunConfig, Runner, RunOutcome, RunStream, Provenance
+from orgruntime.run._engine import Provenance, RunConfig
+from orgruntime.run._runner import RunOutcome, Runner, RunStream
 from orgruntime.run._executor import Executor, LocalExecutor, ray_executor
 from orgruntime.run._errors import RunError, RunLogError, RunNotResumable, ToolError
 from orgruntime.run._events import (
