@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels._config import ModelConfig, config_from_metadata
+from kernels import _fused_cpu as fused
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
@@ -61,6 +62,8 @@ class Rope:
         angles[:, : r // 2] = positions[:, None] * inv_freq[None, :]
         self.turns = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)  # [P, D/2]
 
+    # The forward turns pairs in kernels/_fused_cpu.py from `turns` as a (cos, sin) table; `apply` is the
+    # same rotation in plain torch: the reference that tests check those kernels and the Triton ones against.
     def table(self, start: int, count: int) -> torch.Tensor:  # complex64 [T, 1, D/2]
         return self.turns[start : start + count, None, :]
 
@@ -69,19 +72,6 @@ class Rope:
         t, heads, d = x.shape
         pairs = torch.view_as_complex(x.reshape(t, heads, d // 2, 2))  # [T, heads, D/2]
         return torch.view_as_real(pairs * turns).view(t, heads, d)
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """`x / sqrt(mean(x^2) + eps) * weight` in five small ops (F.rms_norm runs about ten on the CPU).
-
-    [..., H] -> [..., H], computed in float32 and written in `dtype` (the next layer's input dtype:
-    the same numbers as converting afterwards, one op fewer).
-    """
-    squares = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square_()  # [..., 1]: sum of x^2
-    normed = x * torch.add(eps, squares, alpha=1 / x.shape[-1]).rsqrt_()
-    if dtype is None or dtype == normed.dtype:
-        return normed.mul_(weight)
-    return torch.mul(normed, weight, out=torch.empty(normed.shape, dtype=dtype))
 
 
 class LlamaModel:
@@ -93,10 +83,10 @@ class LlamaModel:
         self.output_norm = output_norm
         self.head = head
         self.rope = rope
-        self.eps = torch.tensor(config.norm_eps, dtype=torch.float32)
         scale = config.head_dim**-0.5
         exact = math.frexp(scale)[0] == 0.5  # a power of two: folding it into the queries changes no bits
-        self.query_turns = rope.turns * scale if exact else rope.turns  # complex64 [P, D/2]
+        self.key_table = fused.rotary_table(rope.turns)  # float32 [P, D/2, 2]: (cos, sin), shares rope.turns' memory
+        self.query_table = fused.rotary_table(rope.turns * scale) if exact else self.key_table  # for one token's queries
         self.score_scale = 1.0 if exact else scale
         self.linear_mode = linear_mode  # "fused" unless the self-test on load failed
         self.fallback_reason = fallback_reason
@@ -145,78 +135,55 @@ class LlamaModel:
 
     @torch.inference_mode()
     def forward(self, token_ids: Sequence[int], cache: KVCache, *, all_logits: bool = False) -> torch.Tensor:
-        """Run `token_ids` after what `cache` holds; logits [T, V] (or [1, V] for the last token)."""
-        start, t = cache.length, len(token_ids)
+        """Run `token_ids` after what `cache` holds; logits [T, V] (or [1, V] for the last token).
+
+        The small ops between the matmuls are the fused kernels of kernels/_fused_cpu.py: each
+        layer's residual add and RMSNorm in one call, its attention prologue (QK-norm, RoPE, the
+        KV cache writes) in one, SwiGLU in one.
+        """
+        c, start, t = self.config, cache.length, len(token_ids)
         if t == 0:
             raise GenerationError("nothing to run: no tokens")
         if start + t > cache.max_tokens:
             raise GenerationError(f"the context is full: {start + t} tokens exceed the limit of {cache.max_tokens}")
         cache.reserve(start + t)
-        x = self._decode(token_ids[0], cache, start) if t == 1 else self._prefill(token_ids, cache, start)  # [T, H]
+        positions = np.arange(start, start + t, dtype=np.int64)  # [T], also each row's cache slot
+        # one token attends in its own leaner way, its queries turned by the scaled table
+        query_table = self.query_table if t == 1 else self.key_table
+        eps = c.norm_eps
+        x = self.embedding(token_ids)  # float32 [T, H], the residual stream
+        residual: torch.Tensor | None = None  # the last layer output not yet added to x
+        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
+            qkv = layer.qkv.whole(fused.rms_norm(x, residual, layer.attn_norm, eps, layer.qkv.input_dtype))  # [T, (NH + 2 NKV) D]
+            queries = fused.attention_inputs(qkv, c.heads, layer.q_norm, layer.k_norm, eps, positions,
+                                             query_table, self.key_table, keys, values, positions)  # [T, NH, D]  # fmt: skip
+            attended = self._decode_attention(queries, keys, values, start) if t == 1 else self._prefill_attention(queries, keys, values, start)
+            residual = layer.attn_output.whole(attended)  # [T, H]
+            gate_up = layer.gate_up.whole(fused.rms_norm(x, residual, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [T, 2F]
+            residual = layer.down.whole(fused.swiglu(gate_up, layer.down.input_dtype))  # [T, H]
         cache.length = start + t
+        assert residual is not None  # a model has layers
         if not all_logits:
-            x = x[-1:]
-        return self.head.whole(rms_norm(x, self.output_norm, self.eps)).float()  # [T or 1, V]
+            x, residual = x[-1:], residual[-1:]
+        return self.head.whole(fused.rms_norm(x, residual, self.output_norm, eps)).float()  # [T or 1, V]
 
-    def _prefill(self, token_ids: Sequence[int], cache: KVCache, start: int) -> torch.Tensor:  # -> float32 [T, H]
-        c, t = self.config, len(token_ids)
+    def _prefill_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, start: int) -> torch.Tensor:
+        """queries float32 [T, NH, D]; keys, values [NKV, capacity, D] holding positions 0 .. start + T -> [T, NH * D]."""
+        c, t = self.config, queries.shape[0]
         end = start + t
-        nh, nkv, d = c.heads, c.kv_heads, c.head_dim
-        k_end = (nh + nkv) * d
         # query i sees keys 0 .. start + i
         mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
-        eps, turns = self.eps, self.rope.table(start, t)  # turns: complex64 [T, 1, D/2]
-        x = self.embedding(token_ids)  # float32 [T, H], the residual stream
-        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
-            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype)).float()  # [T, (NH + 2 NKV) D]
-            qk = qkv[:, :k_end].view(t, nh + nkv, d)
-            if layer.q_norm is not None and layer.k_norm is not None:
-                qk = torch.cat([rms_norm(qk[:, :nh], layer.q_norm, eps), rms_norm(qk[:, nh:], layer.k_norm, eps)], dim=1)
-            qk = Rope.apply(qk, turns)  # [T, NH + NKV, D]
-            keys.narrow(1, start, t).copy_(qk[:, nh:].transpose(0, 1))  # [NKV, T, D]
-            values.narrow(1, start, t).copy_(qkv[:, k_end:].view(t, nkv, d).transpose(0, 1))
-            attended = F.scaled_dot_product_attention(
-                qk[:, :nh].transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end],  # [1, NH, T, D], [1, NKV, S, D]
-                attn_mask=mask, is_causal=mask is None, enable_gqa=nh != nkv,
-            )[0].transpose(0, 1).reshape(t, nh * d)  # [T, NH * D]  # fmt: skip
-            x.add_(layer.attn_output.whole(attended))
-            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [T, F] each
-            x.add_(layer.down.whole(swiglu(gate, up, layer.down.input_dtype)))
-        return x
+        return F.scaled_dot_product_attention(
+            queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end],  # [1, NH, T, D], [1, NKV, S, D]
+            attn_mask=mask, is_causal=mask is None, enable_gqa=c.heads != c.kv_heads,
+        )[0].transpose(0, 1).reshape(t, c.heads * c.head_dim)  # fmt: skip
 
-    def _decode(self, token_id: int, cache: KVCache, position: int) -> torch.Tensor:  # -> float32 [1, H]
-        """One token: the prefill's arithmetic in fewer, smaller ops (decode is bound by per-op costs).
-
-        RoPE writes each key straight into the cache; queries turn by `query_turns`, which carry the
-        attention scale when it is a power of two (exact, so the scores are the same numbers).
-        """
-        c = self.config
-        nh, nkv, d = c.heads, c.kv_heads, c.head_dim
-        k_end, end, eps = (nh + nkv) * d, position + 1, self.eps
-        turns, query_turns = self.rope.turns[position], self.query_turns[position]  # complex64 [D/2]
-        x = self.embedding([token_id])  # float32 [1, H], the residual stream
-        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
-            qkv = layer.qkv.whole(rms_norm(x, layer.attn_norm, eps, layer.qkv.input_dtype))[0]  # [(NH + 2 NKV) D]
-            qk = qkv[:k_end].float().view(nh + nkv, d)
-            if layer.q_norm is not None and layer.k_norm is not None:
-                qk = torch.cat([rms_norm(qk[:nh], layer.q_norm, eps), rms_norm(qk[nh:], layer.k_norm, eps)])
-            pairs = torch.view_as_complex(qk.view(nh + nkv, d // 2, 2))  # [NH + NKV, D/2]
-            torch.mul(pairs[nh:], turns, out=torch.view_as_complex(keys[:, position].view(nkv, d // 2, 2)))
-            values[:, position].copy_(qkv[k_end:].view(nkv, d))
-            queries = torch.view_as_real(pairs[:nh] * query_turns).view(nkv, nh // nkv, d)  # grouped by shared KV head
-            scores = torch.bmm(queries, keys[:, :end].transpose(1, 2))  # [NKV, NH/NKV, S]
-            if self.score_scale != 1.0:
-                scores.mul_(self.score_scale)
-            attended = torch.bmm(torch.softmax(scores, dim=-1), values[:, :end])  # [NKV, NH/NKV, D]
-            x.add_(layer.attn_output.whole(attended.view(1, nh * d).to(layer.attn_output.input_dtype)))
-            gate, up = layer.gate_up(rms_norm(x, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [1, F] each
-            x.add_(layer.down.whole(swiglu(gate, up, layer.down.input_dtype)))
-        return x
-
-
-def swiglu(gate: torch.Tensor, up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # [T, F] -> [T, F] in `dtype`
-    """silu(gate) * up in float32 (SwiGLU is sensitive to rounding), written in `dtype`."""
-    activated = F.silu(gate.float())
-    if dtype == torch.float32:
-        return activated.mul_(up)
-    return torch.mul(activated, up, out=torch.empty(activated.shape, dtype=dtype))
+    def _decode_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:
+        """One token's queries [1, NH, D], turned by `query_table` (carrying the attention scale when
+        it is a power of two: exact, so the scores are the same numbers) -> [1, NH * D]."""
+        nh, nkv, d = self.config.heads, self.config.kv_heads, self.config.head_dim
+        end = position + 1
+        scores = torch.bmm(queries.view(nkv, nh // nkv, d), keys[:, :end].transpose(1, 2))  # [NKV, NH/NKV, S], grouped by shared KV head
+        if self.score_scale != 1.0:
+            scores.mul_(self.score_scale)
+        return torch.bmm(torch.softmax(scores, dim=-1), values[:, :end]).view(1, nh * d)  # [NKV, NH/NKV, D] -> [1, NH * D]

@@ -67,6 +67,10 @@ class DeviceLinear:
         return self.whole(x).split(self.sizes, dim=-1)
 
     @property
+    def input_dtype(self) -> torch.dtype:  # what `whole` takes (it narrows for its kernels itself)
+        return torch.float32
+
+    @property
     def nbytes(self) -> int:
         return sum(p.nbytes if isinstance(p, kt.QuantWeight) else p.numel() * p.element_size() for p in self.parts)
 

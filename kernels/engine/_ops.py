@@ -1,8 +1,9 @@
 """The ops a batched forward calls per layer, behind one interface so a backend can be swapped.
 
-`TorchOps` is the CPU path: plain torch, the single-sequence forward's own ops; attention reads
-each sequence's KV slots (a view when its pages are consecutive, else a gather). A GPU backend
-implements the same methods (RMSNorm, RoPE, SwiGLU and paged decode attention as Triton kernels
+`TorchOps` is the CPU path: the single-sequence forward's own fused kernels (kernels/_fused_cpu.py)
+for the residual adds, norms, attention prologue and SwiGLU; attention reads each sequence's KV
+slots (a view when its pages are consecutive, else a gather). A GPU backend implements the same
+methods (RMSNorm, RoPE, SwiGLU and paged decode attention as Triton kernels
 reading `plan.page_tables` / `plan.context_lengths`, with a KV layout of its own from `make_kv`)
 and is handed to `ModelRunner(ops=...)` (through `EngineConfig.ops`); the model's linear layers
 are `LinearGroup`s whose parts may be device kernels too.
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kernels._model import Rope, rms_norm
+from kernels import _fused_cpu as fused
+from kernels._model import Rope
 from kernels.engine._shared_attention import Workspace, decode_layout, shared_decode_attention
 from kernels.engine._step_plan import StepPlan
 
@@ -49,15 +52,31 @@ class Ops(Protocol):
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> KVStore: ...
 
-    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor: ...
+    def rms_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """`x += residual` (when given; x float32 [N, H], in place), then RMSNorm(x) * weight [N, H],
+        in `dtype` where the backend writes it (the next linear layer's `input_dtype`)."""
+        ...
 
-    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor: ...
+    def attention_inputs(self, kv: Any, layer: int, qkv: torch.Tensor, norms: QKNorms, rope: Rope, plan: StepPlan) -> torch.Tensor:
+        """qkv [N, (NH + 2 NKV) D] -> queries float32 [N, NH, D]: QK-norm (when the layer has one) and
+        RoPE at `plan.positions`; each row's key and value are written at `plan.write_slots`."""
+        ...
 
-    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor: ...
-
-    def store_kv(self, kv: Any, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None: ...
+    def swiglu(self, gate_up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """gate_up [N, 2F] (gate, then up) -> silu(gate) * up [N, F], in float32, written in `dtype` where the backend does."""
+        ...
 
     def attention(self, kv: Any, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor: ...
+
+
+class QKNorms(Protocol):
+    """A layer's QK-norm weights ([D] each, in rotary pair order), None where it has none."""
+
+    @property
+    def q_norm(self) -> torch.Tensor | None: ...
+
+    @property
+    def k_norm(self) -> torch.Tensor | None: ...
 
 
 class KVStore(Protocol):
@@ -79,28 +98,35 @@ class TorchOps:
     """
 
     def __init__(self, norm_eps: float, batch_invariant: bool = True, share_prefix: bool = True) -> None:
-        self.eps = torch.tensor(norm_eps, dtype=torch.float32)
+        self.eps = float(norm_eps)
         self.batch_invariant = batch_invariant
         self.share_prefix = share_prefix
         self._layout: tuple[StepPlan, Any] | None = None  # the step's plan and its decode layout, built on its first layer
+        self._rows: tuple[StepPlan, np.ndarray, np.ndarray] | None = None  # the step's plan, its positions and write slots
+        self._rope: tuple[Rope, np.ndarray] | None = None  # the rope and its (cos, sin) table
         self._work = Workspace()  # buffers reused from layer to layer: one TorchOps serves one engine thread
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> PagedKV:
         return PagedKV(layers, num_pages, page_size, kv_heads, head_dim)
 
-    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # [..., H]
-        return rms_norm(x, weight, self.eps)
+    def rms_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return fused.rms_norm(x, residual, weight, self.eps, dtype)
 
-    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-        """x float32 [N, heads, D], dims in rotary pair order (2i, 2i+1); turns complex [N, 1, D/2]."""
-        return Rope.apply(x, turns)
+    def attention_inputs(self, kv: PagedKV, layer: int, qkv: torch.Tensor, norms: QKNorms, rope: Rope, plan: StepPlan) -> torch.Tensor:
+        if self._rows is None or self._rows[0] is not plan:
+            self._rows = (plan, np.ascontiguousarray(plan.positions.numpy(), dtype=np.int64),
+                          np.ascontiguousarray(plan.write_slots.numpy(), dtype=np.int64))  # fmt: skip
+        if self._rope is None or self._rope[0] is not rope:
+            self._rope = (rope, fused.rotary_table(rope.turns))
+        keys, values = kv.keys[layer], kv.values[layer]  # [NKV, slots, D]
+        kv_heads, _, d = keys.shape
+        heads = qkv.shape[1] // d - 2 * kv_heads
+        _, positions, slots = self._rows
+        table = self._rope[1]  # queries and keys turn alike: attention applies its scale itself
+        return fused.attention_inputs(qkv, heads, norms.q_norm, norms.k_norm, self.eps, positions, table, table, keys, values, slots)
 
-    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # in float32: SwiGLU is sensitive
-        return F.silu(gate.float()).mul_(up)
-
-    def store_kv(self, kv: PagedKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None:
-        kv.keys[layer].index_copy_(1, plan.write_slots, keys.transpose(0, 1))  # keys/values [N, NKV, D]
-        kv.values[layer].index_copy_(1, plan.write_slots, values.transpose(0, 1))
+    def swiglu(self, gate_up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return fused.swiglu(gate_up, dtype)
 
     def attention(self, kv: PagedKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
         """queries [N, NH, D] -> [N, NH * D]."""

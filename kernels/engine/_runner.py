@@ -39,24 +39,18 @@ class ModelRunner:
         for copy in batch.copies:
             self.kv.copy_prefix(copy.source, copy.target, copy.tokens)
         plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size, self._can_group)
-        n, nh, nkv, d = len(plan.token_ids), c.heads, c.kv_heads, c.head_dim
-        turns = model.rope.turns[plan.positions][:, None, :]  # complex [N, 1, D/2]
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
+        residual: torch.Tensor | None = None  # the last layer output not yet added to x
         for index, layer in enumerate(model.layers):
-            normed = ops.rms_norm(x, layer.attn_norm)
-            qkv = layer.qkv.whole(normed).float()  # [N, (NH + 2 NKV) D]
-            qk = qkv[:, : (nh + nkv) * d].view(n, nh + nkv, d)
-            v = qkv[:, (nh + nkv) * d :].view(n, nkv, d)
-            if layer.q_norm is not None and layer.k_norm is not None:
-                qk = torch.cat([ops.rms_norm(qk[:, :nh], layer.q_norm),
-                                ops.rms_norm(qk[:, nh:], layer.k_norm)], dim=1)  # fmt: skip
-            qk = ops.rope(qk, turns)  # [N, NH + NKV, D]
-            ops.store_kv(self.kv, index, qk[:, nh:], v, plan)
-            attended = ops.attention(self.kv, index, qk[:, :nh], plan)  # [N, NH * D]
-            x.add_(layer.attn_output.whole(attended))  # [N, H]
-            gate, up = layer.gate_up(ops.rms_norm(x, layer.ffn_norm))  # [N, F] each
-            x.add_(layer.down.whole(ops.silu_mul(gate, up)))
+            qkv = layer.qkv.whole(ops.rms_norm(x, residual, layer.attn_norm, layer.qkv.input_dtype))  # [N, (NH + 2 NKV) D]
+            queries = ops.attention_inputs(self.kv, index, qkv, layer, model.rope, plan)  # [N, NH, D]; keys, values stored
+            attended = ops.attention(self.kv, index, queries, plan)  # [N, NH * D]
+            residual = layer.attn_output.whole(attended)  # [N, H]
+            gate_up = layer.gate_up.whole(ops.rms_norm(x, residual, layer.ffn_norm, layer.gate_up.input_dtype))  # [N, 2F]
+            residual = layer.down.whole(ops.swiglu(gate_up, layer.down.input_dtype))  # [N, H]
         if not len(plan.sample_rows):
             return torch.empty(0, c.vocab_size)
-        x = x[plan.sample_rows]  # [n, H]
-        return model.head.whole(ops.rms_norm(x, model.output_norm)).float().cpu()  # [n, V], for the sampler
+        assert residual is not None  # a model has layers
+        rows = plan.sample_rows
+        normed = ops.rms_norm(x[rows], residual[rows], model.output_norm, torch.float32)  # [n, H]
+        return model.head.whole(normed).float().cpu()  # [n, V], for the sampler

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 import kernels.triton as kt
+from kernels._model import Rope
+from kernels.engine._ops import QKNorms
 from kernels.engine._step_plan import StepPlan
 
 
@@ -68,25 +70,44 @@ class TritonOps:
         self.dtype = dtype  # the KV cache's, and the attention's inputs'
         self._plan: StepPlan | None = None
         self._step: _DeviceStep | None = None
-        self._rows = torch.arange(0, dtype=torch.int32, device=device)  # 0, 1, ...: rows of a step's rotary table
+        self._rows = torch.arange(0, dtype=torch.int32, device=device)
+        self._turns: tuple[StepPlan, torch.Tensor] | None = None  # the step's plan and its rows' rotary tables  # 0, 1, ...: rows of a step's rotary table
 
     def make_kv(self, layers: int, num_pages: int, page_size: int, kv_heads: int, head_dim: int) -> TritonKV:
         return TritonKV(layers, num_pages, page_size, kv_heads, head_dim, self.dtype, self.device)
 
-    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # [..., H]
+    def rms_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """x float32 [N, H] (+= residual, in place) -> float32 [N, H]: the device layers take float32 (`dtype` is theirs too)."""
+        if residual is not None:
+            x.add_(residual)
         return kt.rms_norm(x, weight, self.eps)
 
-    def rope(self, x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-        """x float32 [N, heads, D], dims in rotary pair order; turns complex [N, 1, D/2], row i for row i of x."""
-        tables = torch.view_as_real(turns[:, 0])  # [N, D/2, 2]: (cos, sin) of each pair's angle
+    def attention_inputs(self, kv: TritonKV, layer: int, qkv: torch.Tensor, norms: QKNorms, rope: Rope, plan: StepPlan) -> torch.Tensor:
+        """qkv float32 [N, (NH + 2 NKV) D] -> queries float32 [N, NH, D]; keys and values stored at the write slots."""
+        kv_heads, d = kv.keys.shape[3:]
+        n = qkv.shape[0]
+        heads = qkv.shape[1] // d - 2 * kv_heads
+        qk = qkv[:, : (heads + kv_heads) * d].view(n, heads + kv_heads, d)
+        if norms.q_norm is not None and norms.k_norm is not None:
+            qk = torch.cat([kt.rms_norm(qk[:, :heads], norms.q_norm, self.eps), kt.rms_norm(qk[:, heads:], norms.k_norm, self.eps)], dim=1)
+        qk = self._rope(qk, rope, plan)  # [N, NH + NKV, D]
+        self._store_kv(kv, layer, qk[:, heads:], qkv[:, (heads + kv_heads) * d :].view(n, kv_heads, d), plan)
+        return qk[:, :heads]
+
+    def swiglu(self, gate_up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # [N, 2F] -> float32 [N, F]
+        gate, up = gate_up.split(gate_up.shape[1] // 2, dim=-1)
+        return kt.swiglu(gate, up)
+
+    def _rope(self, x: torch.Tensor, rope: Rope, plan: StepPlan) -> torch.Tensor:
+        """x float32 [N, heads, D], dims in rotary pair order; row i turns by `rope.turns[plan.positions[i]]`."""
+        if self._turns is None or self._turns[0] is not plan:  # once a step
+            self._turns = (plan, torch.view_as_real(rope.turns[plan.positions.to(rope.turns.device)]))
+        tables = self._turns[1]  # [N, D/2, 2]: (cos, sin) of each pair's angle
         if self._rows.shape[0] < x.shape[0]:
             self._rows = torch.arange(x.shape[0], dtype=torch.int32, device=self.device)
         return kt.rope(x, self._rows[: x.shape[0]], tables[..., 0], tables[..., 1])
 
-    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # [N, F] each, float32
-        return kt.swiglu(gate, up)
-
-    def store_kv(self, kv: TritonKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None:
+    def _store_kv(self, kv: TritonKV, layer: int, keys: torch.Tensor, values: torch.Tensor, plan: StepPlan) -> None:
         slots = self._on_device(plan).write_slots  # keys/values [N, NKV, D]
         layer_keys, layer_values = kv.slots(layer)
         layer_keys.index_copy_(0, slots, keys.to(kv.keys.dtype))
