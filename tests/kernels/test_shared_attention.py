@@ -1,32 +1,29 @@
-"""Decode attention over a shared prefix (kernels/engine/_shared_attention.py): rows sharing their
-first KV pages are grouped, and each row's output is bit for bit what it gets alone."""
+"""Decode attention on the CPU (kernels/engine/_shared_attention.py, the numba kernel of
+kernels/engine/_cpu_attention.py): each row over its own pages, close to float64 attention, and bit
+for bit the same alone or in any batch, whatever its pages, its batch's order or the thread split."""
 
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.engine import TorchOps
+from kernels.engine._cpu_attention import _exp_nonpositive, attend_contiguous, attend_rows, check_operands
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
-from kernels.engine._shared_attention import decode_layout, grouping_is_exact
-from kernels.engine._step_plan import ATTENTION_BLOCK, SHORT_CONTEXT, StepPlan, plan_step
+from kernels.engine._shared_attention import Workspace, decode_layout, shared_decode_attention
+from kernels.engine._step_plan import StepPlan, plan_step
 
 PAGE = 16
 KV_HEADS, HEADS, D = 2, 6, 8
-
-
-def can_group(rows: int) -> bool:
-    return grouping_is_exact(HEADS // KV_HEADS, D, rows, torch.get_num_threads())
-
-
-def plan(chunks: list[Chunk], tables: list[list[int]]) -> StepPlan:
-    return plan_step(Batch(tuple(chunks)), tables, PAGE, can_group)
 
 
 def decode_chunk(length: int) -> Chunk:
@@ -34,116 +31,91 @@ def decode_chunk(length: int) -> Chunk:
     return Chunk(seq, length - 1, 1, True)
 
 
+def plan(lengths: list[int], tables: list[list[int]], page_size: int = PAGE) -> StepPlan:
+    return plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, page_size)
+
+
 def make_tables(rng: random.Random, prefix_pages: int, lengths: list[int], num_pages: int) -> list[list[int]]:
     """Each row: the shared prefix pages (consecutive), then its own pages, scattered over the store."""
     free = list(range(prefix_pages, num_pages))
     rng.shuffle(free)
-    tables = []
-    for length in lengths:
-        own = -(-length // PAGE) - prefix_pages
-        tables.append(list(range(prefix_pages)) + [free.pop() for _ in range(own)])
-    return tables
+    return [list(range(prefix_pages)) + [free.pop() for _ in range(-(-n // PAGE) - prefix_pages)] for n in lengths]
 
 
-def attend(ops: TorchOps, kv: PagedKV, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
-    return ops.attention(kv, 0, queries, plan)
-
-
-def random_kv(num_pages: int, seed: int) -> PagedKV:
+def random_kv(num_pages: int, seed: int, head_dim: int = D, page_size: int = PAGE) -> PagedKV:
     torch.manual_seed(seed)
-    kv = PagedKV(1, num_pages, PAGE, KV_HEADS, D)
+    kv = PagedKV(1, num_pages, page_size, KV_HEADS, head_dim)
     kv.keys.normal_()
     kv.values.normal_()
     return kv
 
 
-def test_rows_sharing_a_prefix_form_one_group_over_the_whole_shared_blocks() -> None:
-    rng = random.Random(0)
-    lengths = [700, 655, 801, 130]
-    tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)  # 640 shared positions
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    [group] = step.decode_groups
-    assert sorted(group.rows) == [0, 1, 2]  # the 130-long row shares one block: 5 blocks for 3 rows share more
-    assert group.blocks == 640 // ATTENTION_BLOCK
-    shared = 640 // ATTENTION_BLOCK
-    rows = [(0, 0, 700), (1, 0, 655), (2, 0, 801), (3, -1, 130)]
-    expected = [(row, group, shared if group == 0 else 0, -(-n // ATTENTION_BLOCK)) for row, group, n in rows]
-    assert [(r.row, r.group, r.shared, r.blocks) for r in step.decode_blocked] == expected
-    own_blocks = sum(blocks - shared for _, _, shared, blocks in expected)  # the blocks past the group's
-    assert step.decode_own is not None and len(step.decode_own.rows) == own_blocks
+def attend(kv: PagedKV, queries: torch.Tensor, step: StepPlan, layout: np.ndarray | None = None) -> torch.Tensor:
+    return shared_decode_attention(kv.keys[0], kv.values[0], queries, step, layout, Workspace())
 
 
-def test_a_row_with_one_whole_block_joins_the_group_and_limits_it() -> None:
-    rng = random.Random(1)
-    lengths = [700, 300]
-    tables = make_tables(rng, prefix_pages=40, lengths=lengths, num_pages=200)
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    [group] = step.decode_groups
-    assert sorted(group.rows) == [0, 1] and group.blocks == 300 // ATTENTION_BLOCK  # the whole blocks of 300 positions
-    blocks = 300 // ATTENTION_BLOCK
-    expected = [(0, blocks, -(-700 // ATTENTION_BLOCK)), (1, blocks, -(-300 // ATTENTION_BLOCK))]
-    assert [(r.row, r.shared, r.blocks) for r in step.decode_blocked] == expected
+def float64_attention(kv: PagedKV, query: torch.Tensor, table: list[int], length: int) -> torch.Tensor:
+    """query [NH, D] -> [NH * D]: SDPA in float64 over the row's slots."""
+    page_size = kv.page_size
+    slots = (torch.tensor(table)[:, None] * page_size + torch.arange(page_size)).flatten()[:length]
+    k, v = kv.keys[0][:, slots].double(), kv.values[0][:, slots].double()  # [NKV, S, D]
+    q = query.double().view(1, HEADS, 1, -1)
+    return F.scaled_dot_product_attention(q, k[None], v[None], enable_gqa=True).flatten()
 
 
-@settings(max_examples=25, deadline=None)
+@pytest.mark.parametrize("head_dim", [8, 64])
+def test_rows_of_one_to_three_pages_match_float64_attention(head_dim: int) -> None:
+    lengths = [1, 2, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE - 1, 2 * PAGE, 2 * PAGE + 1, 3 * PAGE - 1, 3 * PAGE, 3 * PAGE + 1, 700]
+    rng = random.Random(head_dim)
+    tables = make_tables(rng, 0, lengths, 80)
+    kv = random_kv(80, 1, head_dim)
+    queries = torch.randn(len(lengths), HEADS, head_dim) * 2
+    together = attend(kv, queries, plan(lengths, tables))
+    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
+        expected = float64_attention(kv, queries[row], table, length)
+        assert (together[row].double() - expected).abs().max() < 1e-5
+
+
+@settings(max_examples=40, deadline=None)
 @given(
-    prefix_pages=st.integers(0, 30),
-    tails=st.lists(st.sampled_from([1, 5, 16, 17, 100, 128, 130, 200]), min_size=1, max_size=7),  # equal ones share a class
+    prefix_pages=st.integers(0, 12),
+    tails=st.lists(st.integers(1, 3 * PAGE + 1), min_size=1, max_size=7),
     seed=st.integers(0, 2**16),
 )
-def test_each_row_gets_bit_for_bit_what_it_gets_alone_and_matches_plain_attention(prefix_pages: int, tails: list[int], seed: int) -> None:
+def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages: int, tails: list[int], seed: int) -> None:
     rng = random.Random(seed)
     lengths = [prefix_pages * PAGE + tail for tail in tails]
     num_pages = prefix_pages + sum(-(-t // PAGE) + 1 for t in tails) + 4
     tables = make_tables(rng, prefix_pages, lengths, num_pages)
     kv = random_kv(num_pages, seed)
     queries = torch.randn(len(lengths), HEADS, D)
-    shared, exact = TorchOps(1e-5), TorchOps(1e-5, share_prefix=False)
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    together = attend(shared, kv, queries, step)  # [B, NH * D]
-    plain = attend(exact, kv, queries, step)
-    torch.testing.assert_close(together, plain, rtol=1e-5, atol=1e-6)
+    together = attend(kv, queries, plan(lengths, tables))
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    shuffled = attend(kv, queries[order], plan([lengths[i] for i in order], [tables[i] for i in order]))
+    assert torch.equal(shuffled, together[order])
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
-        alone = attend(shared, kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
+        alone = attend(kv, queries[row : row + 1], plan([length], [table]))
         assert torch.equal(alone[0], together[row])
 
 
-def test_contexts_shorter_than_short_context_equal_the_single_sequence_attention_exactly() -> None:
-    rng = random.Random(2)
-    lengths = [SHORT_CONTEXT - 1, ATTENTION_BLOCK, 40, 7]
-    tables = make_tables(rng, 0, lengths, 40)
-    kv = random_kv(40, 3)
-    queries = torch.randn(len(lengths), HEADS, D)
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    assert step.decode_short == (0, 1, 2, 3) and not step.decode_blocked
-    assert torch.equal(attend(TorchOps(1e-5), kv, queries, step), attend(TorchOps(1e-5, share_prefix=False), kv, queries, step))
+def test_a_row_gets_the_same_bits_from_scattered_pages_as_from_consecutive_ones() -> None:
+    length = 5 * PAGE + 3
+    kv = random_kv(40, 2)
+    scattered = [31, 4, 17, 9, 22, 0]
+    consecutive = list(range(10, 16))
+    for source, target in zip(scattered, consecutive, strict=True):
+        kv.copy_prefix(source, target, PAGE)
+    queries = torch.randn(2, HEADS, D)
+    step = plan([length, length], [scattered, consecutive])
+    out = attend(kv, queries[[0, 0]], step)
+    assert torch.equal(out[0], out[1])
+    assert torch.equal(attend(kv, queries[:1], plan([length], [consecutive]))[0], out[0])
 
 
-def test_rows_of_one_block_count_are_computed_side_by_side_and_each_gets_what_it_gets_alone() -> None:
-    rng = random.Random(4)
-    b = ATTENTION_BLOCK
-    lengths = [8 * b + 18, 8 * b + 8, 8 * b + 18, 10 * b + 60, 8 * b + 3]  # all but row 3: 9 blocks
-    tables = make_tables(rng, prefix_pages=8 * b // PAGE, lengths=lengths, num_pages=200)
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    [group] = step.decode_groups
-    assert group.rows == (0, 1, 2, 3, 4) and group.blocks == 8
-    assert [(r.row, r.first_own) for r in step.decode_blocked] == [(0, 0), (1, 1), (2, 2), (3, 3), (4, 6)]
-    assert step.decode_own is not None and step.decode_own.rows.tolist() == [0, 1, 2, 3, 3, 3, 4]
-    layout = decode_layout(step, KV_HEADS, HEADS // KV_HEADS)
-    assert [(c.rows, c.blocks) for c in layout.classes] == [((0, 1, 2, 4), 9), ((3,), 11)]
-    kv = random_kv(200, 5)
-    queries = torch.randn(5, HEADS, D)
-    together = attend(TorchOps(1e-5), kv, queries, step)
-    for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
-        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
-        assert torch.equal(alone[0], together[row])
-
-
-def test_slots_past_a_rows_length_may_hold_anything_and_change_nothing() -> None:
-    """A last block is padded to a whole block from the row's last page (or the store's other pages):
-    unwritten slots there, NaN or infinite here, are masked out and their values never reach the output."""
+def test_unwritten_slots_may_hold_nan_or_inf_and_are_never_read() -> None:
     rng = random.Random(6)
-    lengths = [300, 300, 290, 130, 129]
+    lengths = [300, 300, 290, 130, 129, 1, 17]
     num_pages = 120
     tables = make_tables(rng, prefix_pages=8, lengths=lengths, num_pages=num_pages)
     kv = random_kv(num_pages, 7)
@@ -154,33 +126,111 @@ def test_slots_past_a_rows_length_may_hold_anything_and_change_nothing() -> None
     kv.keys[:, :, ~written] = float("nan")
     kv.values[:, :, ~written] = float("inf")
     queries = torch.randn(len(lengths), HEADS, D)
-    step = plan([decode_chunk(n) for n in lengths], tables)
-    assert step.decode_own is not None and step.decode_own.pad is not None
-    together = attend(TorchOps(1e-5), kv, queries, step)
+    together = attend(kv, queries, plan(lengths, tables))
     assert torch.isfinite(together).all()
-    torch.testing.assert_close(together, attend(TorchOps(1e-5, share_prefix=False), kv, queries, step), rtol=1e-5, atol=1e-6)
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
-        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan([decode_chunk(length)], [table]))
-        assert torch.equal(alone[0], together[row])
+        assert (together[row].double() - float64_attention(kv, queries[row], table, length)).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("page_size", [48, 256])
-def test_pages_that_do_not_tile_a_block_are_gathered_slot_by_slot(page_size: int) -> None:
+def test_a_contiguous_cache_gives_the_bits_the_same_row_gets_from_pages() -> None:
+    length = 3 * PAGE + 5
+    d = 16  # its scale, 1/4, carried by the queries changes no bits
+    kv = random_kv(20, 11, head_dim=d)
+    pages = [7, 2, 13, 5]
+    contiguous = torch.cat([kv.keys[0][:, p * PAGE : (p + 1) * PAGE] for p in pages], dim=1)  # [NKV, 4 PAGE, D]
+    values = torch.cat([kv.values[0][:, p * PAGE : (p + 1) * PAGE] for p in pages], dim=1)
+    query = torch.randn(HEADS, d)
+    paged = attend(kv, query[None], plan([length], [pages]))[0]
+    alone = attend_contiguous(contiguous.numpy(), values.numpy(), query.numpy(), length)
+    assert torch.equal(torch.from_numpy(alone).flatten(), paged)
+    prescaled = attend_contiguous(contiguous.numpy(), values.numpy(), (query / 4).numpy(), length, scale=1.0)
+    assert torch.equal(torch.from_numpy(prescaled).flatten(), paged)
+
+
+def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits() -> None:
     rng = random.Random(8)
-    lengths = [700, 450, 131]
+    lengths = [900, 40, 1000, 2 * PAGE, 700, 5, 1030, 333]
+    tables = make_tables(rng, 0, lengths, 400)
+    kv = random_kv(400, 9)
+    queries = torch.randn(len(lengths), HEADS, D)
+    step = plan(lengths, tables)
+    one = attend(kv, queries, step)
+    assert torch.equal(attend(kv, queries, step, np.arange(len(lengths))[::-1].copy()), one)
+    k, v, q = kv.keys[0].numpy(), kv.values[0].numpy(), queries.numpy()
+    scores, out = np.empty((len(lengths), HEADS, max(lengths)), np.float32), np.empty((len(lengths), HEADS, D), np.float32)
+    with ThreadPoolExecutor(2) as pool:  # the kernel releases the GIL
+        runs = [pool.submit(attend_rows, k, v, q, step.decode_tables, step.decode_lengths, part, PAGE, scores, out)
+                for part in (step.decode_order[::2].copy(), step.decode_order[1::2].copy())]  # fmt: skip
+        [run.result() for run in runs]
+    assert torch.equal(torch.from_numpy(out).view(len(lengths), -1), one)
+
+
+def test_rows_sharing_first_pages_are_ordered_side_by_side() -> None:
+    brief, other = list(range(40)), list(range(100, 140))
+    tables = [brief + [200], other + [201], brief + [202], other + [203], brief[:3]]
+    lengths = [41 * PAGE, 41 * PAGE, 41 * PAGE, 41 * PAGE, 3 * PAGE]
+    step = plan(lengths, tables)
+    assert step.decode_order.tolist() == [4, 0, 2, 1, 3]
+    assert decode_layout(step).tolist() == [4, 0, 2, 1, 3]
+    assert step.decode_tables.shape == (5, 41) and step.decode_tables[4].tolist() == [0, 1, 2] + [2] * 38
+    assert step.decode_lengths.tolist() == lengths and step.page_size == PAGE
+
+
+def test_torch_ops_decode_attention_agrees_with_the_exact_sequence_by_sequence_path() -> None:
+    rng = random.Random(3)
+    lengths = [700, 655, 801, 130, 3]
+    tables = make_tables(rng, prefix_pages=8, lengths=lengths, num_pages=200)
+    kv = random_kv(200, 4)
+    queries = torch.randn(len(lengths), HEADS, D)
+    step = plan(lengths, tables)
+    shared = TorchOps(1e-5).attention(kv, 0, queries, step)
+    exact = TorchOps(1e-5, share_prefix=False).attention(kv, 0, queries, step)
+    torch.testing.assert_close(shared, exact, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("page_size", [1, 48, 256])
+def test_page_sizes_other_than_sixteen(page_size: int) -> None:
+    lengths = [700, 450, 131, 1]
     num_pages = sum(-(-n // page_size) for n in lengths) + 3
     free = list(range(num_pages))
-    rng.shuffle(free)
+    random.Random(page_size).shuffle(free)
     tables = [[free.pop() for _ in range(-(-n // page_size))] for n in lengths]
-    torch.manual_seed(9)
-    kv = PagedKV(1, num_pages, page_size, KV_HEADS, D)
-    kv.keys.normal_()
-    kv.values.normal_()
+    kv = random_kv(num_pages, 9, page_size=page_size)
     queries = torch.randn(len(lengths), HEADS, D)
-    step = plan_step(Batch(tuple(decode_chunk(n) for n in lengths)), tables, page_size, can_group)
-    assert step.decode_own is not None and step.decode_own.pages is None
-    together = attend(TorchOps(1e-5), kv, queries, step)
-    torch.testing.assert_close(together, attend(TorchOps(1e-5, share_prefix=False), kv, queries, step), rtol=1e-5, atol=1e-6)
+    together = attend(kv, queries, plan(lengths, tables, page_size))
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
-        alone = attend(TorchOps(1e-5), kv, queries[row : row + 1], plan_step(Batch((decode_chunk(length),)), [table], page_size, can_group))
-        assert torch.equal(alone[0], together[row])
+        assert (together[row].double() - float64_attention(kv, queries[row], table, length)).abs().max() < 1e-5
+
+
+def test_exp_matches_float64_exp_over_the_softmax_range() -> None:
+    """Within a few float32 ulps near the top score; the error of log2(e) x grows with |x|, where the
+    probabilities are tiny beside the top's 1."""
+    for low, high, bound in [(-1.0, 0.0, 3e-7), (-10.0, -1.0, 1e-6), (-87.0, -10.0, 5e-6)]:
+        x = np.linspace(low, high, 4001).astype(np.float32)
+        got = np.array([_exp_nonpositive(v) for v in x], dtype=np.float64)
+        expected = np.exp(x.astype(np.float64))
+        assert np.max(np.abs(got - expected) / expected) < bound
+    assert _exp_nonpositive(np.float32(0.0)) == 1.0 and 0 < _exp_nonpositive(np.float32(-200.0)) <= 2.0**-126
+
+
+def test_operands_that_do_not_fit_the_kernel_are_refused() -> None:
+    keys = np.zeros((KV_HEADS, 4 * PAGE, D), np.float32)
+    queries = np.zeros((1, HEADS, D), np.float32)
+    tables, lengths = np.array([[0, 1]], np.int64), np.array([20], np.int64)
+    scores, out = np.zeros((1, HEADS, 20), np.float32), np.zeros((1, HEADS, D), np.float32)
+    check_operands(keys, keys, queries, tables, lengths, PAGE, scores, out)
+    bad = [
+        (keys.astype(np.float64), keys, queries, tables, lengths, scores, out),  # not float32
+        (keys, keys, queries[:, :, ::2].copy(), tables, lengths, scores, out),  # head size differs
+        (keys, keys, queries, tables[:, :1], lengths, scores, out),  # the table is too short for 20 positions
+        (keys, keys, queries, np.array([[0, 9]], np.int64), lengths, scores, out),  # a page outside the store
+        (keys, keys, queries, tables, np.array([0], np.int64), scores, out),  # an empty row
+        (keys, keys, queries, tables.astype(np.int32), lengths, scores, out),
+        (np.asfortranarray(keys), keys, queries, tables, lengths, scores, out),
+    ]
+    for operands in bad:
+        k, v, q, t, n, s, o = operands
+        with pytest.raises(ValueError):
+            check_operands(k, v, q, t, n, PAGE, s, o)
+    attend_rows(keys, keys, queries, tables, lengths, np.array([0], np.int64), PAGE, scores, out)
+    assert np.all(out == 0)
