@@ -35,7 +35,6 @@ def build_step(agents: int, prefix: int, tail: int, spread: int, seed: int = 0) 
     """The decode step's plan and the pages it uses."""
     from kernels.engine._scheduler import Batch, Chunk
     from kernels.engine._sequence import Sequence
-    from kernels.engine._shared_attention import grouping_is_exact
     from kernels.engine._step_plan import plan_step
 
     rng = random.Random(seed)
@@ -49,8 +48,7 @@ def build_step(agents: int, prefix: int, tail: int, spread: int, seed: int = 0) 
                 table.append(next_page)
                 next_page += 1
     chunks = [Chunk(Sequence(range(n), max_tokens=4, max_total_tokens=1 << 16), n - 1, 1, True) for n in lengths]
-    threads = torch.get_num_threads()
-    plan = plan_step(Batch(tuple(chunks)), tables, PAGE, lambda m: grouping_is_exact(HEADS // KV_HEADS, HEAD_DIM, m, threads))
+    plan = plan_step(Batch(tuple(chunks)), tables, PAGE)
     return plan, next_page
 
 

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kernels._config import ModelConfig, config_from_metadata
 from kernels import _fused_cpu as fused
+from kernels._config import ModelConfig, config_from_metadata
+from kernels._cpu_attention import attend_contiguous
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
@@ -180,10 +181,9 @@ class LlamaModel:
 
     def _decode_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:
         """One token's queries [1, NH, D], turned by `query_table` (carrying the attention scale when
-        it is a power of two: exact, so the scores are the same numbers) -> [1, NH * D]."""
-        nh, nkv, d = self.config.heads, self.config.kv_heads, self.config.head_dim
-        end = position + 1
-        scores = torch.bmm(queries.view(nkv, nh // nkv, d), keys[:, :end].transpose(1, 2))  # [NKV, NH/NKV, S], grouped by shared KV head
-        if self.score_scale != 1.0:
-            scores.mul_(self.score_scale)
-        return torch.bmm(torch.softmax(scores, dim=-1), values[:, :end]).view(1, nh * d)  # [NKV, NH/NKV, D] -> [1, NH * D]
+        it is a power of two: exact) -> [1, NH * D]: the engine's decode kernel over the contiguous
+        cache, so a sequence's numbers here and in the engine are the same bits."""
+        nh, d = self.config.heads, self.config.head_dim
+        q = queries.reshape(nh, d).contiguous().numpy()
+        out = attend_contiguous(keys.numpy(), values.numpy(), q, position + 1, self.score_scale)  # [NH, D]
+        return torch.from_numpy(out).view(1, nh * d)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from kernels import _fused_cpu as fused
 from kernels._model import Rope
-from kernels.engine._shared_attention import Workspace, decode_layout, shared_decode_attention
+from kernels.engine._shared_attention import Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan
 
 
@@ -101,7 +101,6 @@ class TorchOps:
         self.eps = float(norm_eps)
         self.batch_invariant = batch_invariant
         self.share_prefix = share_prefix
-        self._layout: tuple[StepPlan, Any] | None = None  # the step's plan and its decode layout, built on its first layer
         self._rows: tuple[StepPlan, np.ndarray, np.ndarray] | None = None  # the step's plan, its positions and write slots
         self._rope: tuple[Rope, np.ndarray] | None = None  # the rope and its (cos, sin) table
         self._work = Workspace()  # buffers reused from layer to layer: one TorchOps serves one engine thread
@@ -136,9 +135,7 @@ class TorchOps:
         parts = []
         b = plan.decode_rows
         if b and self.batch_invariant and self.share_prefix:
-            if self._layout is None or self._layout[0] is not plan:
-                self._layout = (plan, decode_layout(plan, kv_heads, heads // kv_heads))
-            parts.append(shared_decode_attention(keys, values, queries[:b], plan, self._layout[1], self._work))
+            parts.append(shared_decode_attention(keys, values, queries[:b], plan, self._work))
         elif b and (self.batch_invariant or b == 1):
             scale = d**-0.5
             if plan.decode_gather is not None:  # one copy for all rows whose pages are scattered: [NKV, sum S, D]

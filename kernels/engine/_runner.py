@@ -14,7 +14,6 @@ from kernels.engine._device_model import DeviceModel
 from kernels.engine._ops import Ops, TorchOps
 from kernels.engine._pages import PageManager
 from kernels.engine._scheduler import Batch
-from kernels.engine._shared_attention import grouping_is_exact
 from kernels.engine._step_plan import plan_step
 
 
@@ -26,19 +25,13 @@ class ModelRunner:
         self.ops: Ops = ops or TorchOps(c.norm_eps)
         self.kv = self.ops.make_kv(c.layers, pages.num_pages, pages.page_size, c.kv_heads, c.head_dim)
 
-    def _can_group(self, rows: int) -> bool:
-        """Whether `rows` decode rows sharing a prefix may attend over it together (TorchOps only)."""
-        c = self.model.config
-        return (isinstance(self.ops, TorchOps) and self.ops.share_prefix and self.ops.batch_invariant
-                and grouping_is_exact(c.heads // c.kv_heads, c.head_dim, rows, torch.get_num_threads()))  # fmt: skip
-
     @torch.inference_mode()
     def run(self, batch: Batch) -> torch.Tensor:
         """Logits [n, V] of the rows that sample, in the order of `batch.sampling`."""
         model, ops, c = self.model, self.ops, self.model.config
         for copy in batch.copies:
             self.kv.copy_prefix(copy.source, copy.target, copy.tokens)
-        plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size, self._can_group)
+        plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
         residual: torch.Tensor | None = None  # the last layer output not yet added to x
         for index, layer in enumerate(model.layers):

@@ -5,13 +5,12 @@ group, B rows, one attention call together); each longer chunk is a prefill with
 A KV slot is `page * page_size + offset`.
 
 Decode attention on the CPU reads each decode row's keys and values through its page table
-(`decode_tables`, `decode_lengths`; kernels/engine/_cpu_attention.py), rows in `decode_order`: rows
+(`decode_tables`, `decode_lengths`; kernels/_cpu_attention.py), rows in `decode_order`: rows
 sharing their first pages (an org brief every agent starts with) next to each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,10 +60,7 @@ def slots_of(table: list[int], length: int, page_size: int) -> torch.Tensor | sl
     return base.flatten()[:length]
 
 
-def plan_step(batch: Batch, tables: list[list[int]], page_size: int, can_group: Callable[[int], bool] | None = None) -> StepPlan:
-    """`can_group`: no longer consulted (decode rows share pages through their page tables); accepted until
-    its callers drop it."""
-    del can_group
+def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan:
     token_ids: list[int] = []
     positions: list[int] = []
     write_slots: list[int] = []

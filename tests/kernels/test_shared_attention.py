@@ -1,8 +1,10 @@
 """Decode attention on the CPU (kernels/engine/_shared_attention.py, the numba kernel of
-kernels/engine/_cpu_attention.py): each row over its own pages, close to float64 attention, and bit
+kernels/_cpu_attention.py): each row over its own pages, close to float64 attention, and bit
 for bit the same alone or in any batch, whatever its pages, its batch's order or the thread split."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.engine import TorchOps
-from kernels.engine._cpu_attention import _exp_nonpositive, attend_contiguous, attend_rows, check_operands
+from kernels._cpu_attention import _exp_nonpositive, attend_contiguous, attend_rows, check_operands
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
-from kernels.engine._shared_attention import Workspace, decode_layout, shared_decode_attention
+from kernels.engine._shared_attention import Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan, plan_step
 
 PAGE = 16
@@ -50,8 +52,8 @@ def random_kv(num_pages: int, seed: int, head_dim: int = D, page_size: int = PAG
     return kv
 
 
-def attend(kv: PagedKV, queries: torch.Tensor, step: StepPlan, layout: np.ndarray | None = None) -> torch.Tensor:
-    return shared_decode_attention(kv.keys[0], kv.values[0], queries, step, layout, Workspace())
+def attend(kv: PagedKV, queries: torch.Tensor, step: StepPlan) -> torch.Tensor:
+    return shared_decode_attention(kv.keys[0], kv.values[0], queries, step, Workspace())
 
 
 def float64_attention(kv: PagedKV, query: torch.Tensor, table: list[int], length: int) -> torch.Tensor:
@@ -155,7 +157,7 @@ def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits
     queries = torch.randn(len(lengths), HEADS, D)
     step = plan(lengths, tables)
     one = attend(kv, queries, step)
-    assert torch.equal(attend(kv, queries, step, np.arange(len(lengths))[::-1].copy()), one)
+    assert torch.equal(attend(kv, queries, dataclasses.replace(step, decode_order=np.arange(len(lengths))[::-1].copy())), one)
     k, v, q = kv.keys[0].numpy(), kv.values[0].numpy(), queries.numpy()
     scores, out = np.empty((len(lengths), HEADS, max(lengths)), np.float32), np.empty((len(lengths), HEADS, D), np.float32)
     with ThreadPoolExecutor(2) as pool:  # the kernel releases the GIL
@@ -171,7 +173,6 @@ def test_rows_sharing_first_pages_are_ordered_side_by_side() -> None:
     lengths = [41 * PAGE, 41 * PAGE, 41 * PAGE, 41 * PAGE, 3 * PAGE]
     step = plan(lengths, tables)
     assert step.decode_order.tolist() == [4, 0, 2, 1, 3]
-    assert decode_layout(step).tolist() == [4, 0, 2, 1, 3]
     assert step.decode_tables.shape == (5, 41) and step.decode_tables[4].tolist() == [0, 1, 2] + [2] * 38
     assert step.decode_lengths.tolist() == lengths and step.page_size == PAGE
 

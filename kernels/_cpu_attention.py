@@ -1,0 +1,156 @@
+"""Decode attention on the CPU as numba kernels that read keys and values straight from the paged store.
+
+Each decode row attends over its own positions through its page table: scores, softmax and value
+sum per query head, each in the row's position order. No other row's data or length enters a row's
+arithmetic, so its numbers are the same alone or in any batch (batch invariance by construction),
+whatever its pages (scattered or consecutive). The loops run page index by page index and, inside,
+row by row in the order given: rows that share a prefix page (an org brief every agent starts with)
+and come one after another read it back to back, so its keys and values come from the cache for all
+but the first; no row's arithmetic changes with that. Rows may be split over threads the same way
+(`nogil`): each row is computed whole by one call.
+
+Slots past a row's length are never read (they may hold anything). fastmath lets LLVM reassociate the
+head-size dot products and the softmax sum into vector lanes: deterministic for the compiled function,
+and the same function serves every row. exp is a vectorisable polynomial (libm's expf is a scalar call).
+
+Shapes: R decode rows, NH query heads, NKV key/value heads, G = NH / NKV, D head size, P pages of a
+row's table (padded), S page size, Smax the longest row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+_LOG2_E = np.float32(1.4426950408889634)
+# 2**f = e**(f ln 2) on [-1/2, 1/2]: Taylor terms (ln 2)**n / n!, n = 6 .. 0
+_EXP2 = (np.float32(1.5403530e-4), np.float32(1.3333558e-3), np.float32(9.6181291e-3), np.float32(5.5504109e-2),
+         np.float32(2.4022651e-1), np.float32(6.9314718e-1), np.float32(1.0))  # fmt: skip
+
+
+@intrinsic
+def _float_bits(typingctx, bits):  # type: ignore[no-untyped-def]
+    """The float32 whose bits are the int32 `bits`."""
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+def _exp_nonpositive(x):  # type: ignore[no-untyped-def]
+    """e**x for float32 x <= 0: relative error under 3e-7 for x >= -1, growing with |x| (rounding log2(e) x) to
+    4e-6 at -87, where a softmax probability is below 1e-37 of the top's; below about -87: 2**-126."""
+    y = max(x * _LOG2_E, np.float32(-126.0))
+    whole = np.floor(y + np.float32(0.5))
+    f = y - whole  # [-1/2, 1/2]
+    c6, c5, c4, c3, c2, c1, c0 = _EXP2
+    p = ((((((c6 * f + c5) * f + c4) * f + c3) * f + c2) * f + c1) * f) + c0
+    return p * _float_bits((np.int32(whole) + np.int32(127)) << np.int32(23))
+
+
+@njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale, scores, out):  # type: ignore[no-untyped-def]
+    """keys/values [NKV, slots, D] f32, queries [R, NH, D] f32, tables [R, P] i64, lengths [R] i64, rows [n] i64
+    (the rows to attend, in this order), scale f32, scores [R, NH, Smax] f32 (scratch) -> out [R, NH, D] f32."""
+    heads, d = queries.shape[1], queries.shape[2]
+    g = heads // keys.shape[0]
+    longest = 0
+    for r in rows:
+        longest = max(longest, lengths[r])
+    pages = (longest + page_size - 1) // page_size
+    for j in range(pages):  # scores
+        first = j * page_size
+        for r in rows:
+            count = min(lengths[r] - first, page_size)
+            if count <= 0:
+                continue
+            base = tables[r, j] * page_size
+            for head in range(heads):
+                k_head, q, s = keys[head // g], queries[r, head], scores[r, head]
+                for i in range(count):
+                    k = k_head[base + i]
+                    dot = np.float32(0.0)
+                    for e in range(d):
+                        dot += q[e] * k[e]
+                    s[first + i] = dot * scale
+    norms = np.empty((len(rows), heads), dtype=np.float32)
+    for n, r in enumerate(rows):  # softmax numerators and their sums; out starts at 0
+        for head in range(heads):
+            s = scores[r, head]
+            top = s[0]
+            for i in range(1, lengths[r]):
+                top = max(top, s[i])
+            total = np.float32(0.0)
+            for i in range(lengths[r]):
+                p = _exp_nonpositive(s[i] - top)
+                s[i] = p
+                total += p
+            norms[n, head] = np.float32(1.0) / total
+            out[r, head, :] = np.float32(0.0)
+    for j in range(pages):  # value sums, each row's in its position order
+        first = j * page_size
+        for r in rows:
+            count = min(lengths[r] - first, page_size)
+            if count <= 0:
+                continue
+            base = tables[r, j] * page_size
+            for head in range(heads):
+                v_head, p, acc = values[head // g], scores[r, head], out[r, head]
+                for i in range(count):
+                    v, weight = v_head[base + i], p[first + i]
+                    for e in range(d):
+                        acc[e] += weight * v[e]
+    for n, r in enumerate(rows):
+        for head in range(heads):
+            norm = norms[n, head]
+            for e in range(d):
+                out[r, head, e] *= norm
+
+
+def check_operands(keys: np.ndarray, values: np.ndarray, queries: np.ndarray, tables: np.ndarray, lengths: np.ndarray,
+                   page_size: int, scores: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
+    """Raise ValueError unless the operands fit `attend_rows` (one compiled function serves every call, so
+    every row gets the same arithmetic: all arrays C-contiguous, float32 / int64)."""
+    rows, heads, d = queries.shape
+    for name, array in (("keys", keys), ("values", values), ("queries", queries), ("scores", scores), ("out", out)):
+        if array.dtype != np.float32 or not array.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous float32, not {array.dtype}")
+    for name, array in (("tables", tables), ("lengths", lengths)):
+        if array.dtype != np.int64 or not array.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous int64, not {array.dtype}")
+    if keys.shape != values.shape or keys.shape[2] != d or heads % keys.shape[0]:
+        raise ValueError(f"keys {keys.shape} and values {values.shape} do not fit queries {queries.shape}")
+    if len(lengths) != rows or len(tables) != rows or out.shape != (rows, heads, d) or (rows and lengths.min() < 1):
+        raise ValueError(f"{rows} rows need {rows} page tables, lengths >= 1 and out [{rows}, {heads}, {d}]")
+    longest = int(lengths.max()) if rows else 0
+    if tables.shape[1] * page_size < longest or scores.shape != (rows, heads, max(longest, 1)):
+        raise ValueError(f"{longest} positions need {-(-longest // page_size)} pages and scores [{rows}, {heads}, {longest}]")
+    if rows and (tables.min() < 0 or (tables.max() + 1) * page_size > keys.shape[1]):
+        raise ValueError(f"page tables name pages outside the store's {keys.shape[1] // page_size}")
+
+
+def attend_rows(keys: np.ndarray, values: np.ndarray, queries: np.ndarray, tables: np.ndarray, lengths: np.ndarray,
+                rows: np.ndarray, page_size: int, scores: np.ndarray, out: np.ndarray, scale: float | None = None) -> None:  # fmt: skip
+    """Rows `rows` (int64) of out [R, NH, D] <- their attention over keys/values [NKV, slots, D] through `tables`
+    [R, P] (a row's pages past its length: any page of the store) for `lengths` [R] positions; scores
+    [R, NH, Smax] scratch; `scale`: the scores' (None: D**-0.5; 1 for queries that carry it). A row's numbers
+    depend on nothing but its own operands, not even the page size: a contiguous cache read as one page of
+    `length` slots gives the bits its pages give. Releases the GIL: calls on disjoint `rows` may run on
+    threads side by side."""
+    scale = queries.shape[2] ** -0.5 if scale is None else scale
+    _attend_rows(keys, values, queries, tables, lengths, rows, page_size, np.float32(scale), scores, out)
+
+
+def attend_contiguous(keys: np.ndarray, values: np.ndarray, queries: np.ndarray, length: int, scale: float | None = None) -> np.ndarray:
+    """One token's queries [NH, D] over the first `length` slots of a contiguous cache's keys/values [NKV, S, D]
+    (float32, C-contiguous) -> [NH, D]: the bits `attend_rows` gives the same row over pages, for a
+    single-sequence forward that must agree with the engine token for token."""
+    heads, d = queries.shape
+    out, scores = np.empty((1, heads, d), np.float32), np.empty((1, heads, length), np.float32)
+    table, lengths, rows = np.zeros((1, 1), np.int64), np.array([length], np.int64), np.zeros(1, np.int64)
+    check_operands(keys, values, queries[None], table, lengths, length, scores, out)
+    attend_rows(keys, values, queries[None], table, lengths, rows, length, scores, out, scale)
+    return out[0]
