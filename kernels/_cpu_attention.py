@@ -20,23 +20,14 @@ row's table (padded), S page size, Smax the longest row.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
+
+from kernels._fused_cpu import float_from_bits
 
 _LOG2_E = np.float32(1.4426950408889634)
 # 2**f = e**(f ln 2) on [-1/2, 1/2]: Taylor terms (ln 2)**n / n!, n = 6 .. 0
 _EXP2 = (np.float32(1.5403530e-4), np.float32(1.3333558e-3), np.float32(9.6181291e-3), np.float32(5.5504109e-2),
          np.float32(2.4022651e-1), np.float32(6.9314718e-1), np.float32(1.0))  # fmt: skip
-
-
-@intrinsic
-def _float_bits(typingctx, bits):  # type: ignore[no-untyped-def]
-    """The float32 whose bits are the int32 `bits`."""
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.int32), codegen
 
 
 @njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
@@ -48,7 +39,7 @@ def _exp_nonpositive(x):  # type: ignore[no-untyped-def]
     f = y - whole  # [-1/2, 1/2]
     c6, c5, c4, c3, c2, c1, c0 = _EXP2
     p = ((((((c6 * f + c5) * f + c4) * f + c3) * f + c2) * f + c1) * f) + c0
-    return p * _float_bits((np.int32(whole) + np.int32(127)) << np.int32(23))
+    return p * float_from_bits(np.uint32((np.int32(whole) + np.int32(127)) << np.int32(23)))
 
 
 @njit(cache=True, fastmath=True, nogil=True, error_model="numpy")

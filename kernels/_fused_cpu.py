@@ -43,7 +43,7 @@ def _float_bits(typingctx, value):  # type: ignore[no-untyped-def]  # float32 ->
 
 
 @intrinsic
-def _bits_float(typingctx, bits):  # type: ignore[no-untyped-def]  # uint32 bits -> float32
+def float_from_bits(typingctx, bits):  # type: ignore[no-untyped-def]  # uint32 bits -> float32
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         return builder.bitcast(args[0], ir.FloatType())
 
@@ -68,7 +68,7 @@ def _half_pointer(typingctx, address):  # type: ignore[no-untyped-def]  # int64 
 
 @njit(inline="always")
 def widen(bits):  # type: ignore[no-untyped-def]  # bfloat16 bits (uint16) -> float32, exact
-    return _bits_float(np.uint32(np.uint32(bits) << np.uint32(16)))
+    return float_from_bits(np.uint32(np.uint32(bits) << np.uint32(16)))
 
 
 @njit(inline="always")
