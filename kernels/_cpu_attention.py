@@ -42,12 +42,31 @@ def _exp_nonpositive(x):  # type: ignore[no-untyped-def]
     return p * float_from_bits(np.uint32((np.int32(whole) + np.int32(127)) << np.int32(23)))
 
 
+@njit(inline="always")
+def _chunk_starts(heads, g):  # type: ignore[no-untyped-def]
+    """The first query head of each run of up to three within one key/value head's group of g."""
+    starts = np.empty(heads // g * ((g + 2) // 3), dtype=np.int64)
+    n = 0
+    for start in range(0, heads, g):
+        for offset in range(0, g, 3):
+            starts[n] = start + offset
+            n += 1
+    return starts
+
+
+@njit(inline="always")
+def _within(head, first, g):  # type: ignore[no-untyped-def]
+    """`head` if it is in the key/value group of `first` (g query heads each), else `first` again."""
+    return head if head < first - first % g + g else first
+
+
 @njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
 def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale, scores, out):  # type: ignore[no-untyped-def]
     """keys/values [NKV, slots, D] f32, queries [R, NH, D] f32, tables [R, P] i64, lengths [R] i64, rows [n] i64
     (the rows to attend, in this order), scale f32, scores [R, NH, Smax] f32 (scratch) -> out [R, NH, D] f32."""
     heads, d = queries.shape[1], queries.shape[2]
     g = heads // keys.shape[0]
+    starts = _chunk_starts(heads, g)
     longest = 0
     for r in rows:
         longest = max(longest, lengths[r])
@@ -59,15 +78,20 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
             if count <= 0:
                 continue
             base = tables[r, j] * page_size
-            for head in range(heads):
-                k_head, q, s = keys[head // g], queries[r, head], scores[r, head]
+            for head in starts:  # three query heads a key load: three independent FMA chains
+                a, b, c = head, _within(head + 1, head, g), _within(head + 2, head, g)
+                k_head, qa, qb, qc = keys[head // g], queries[r, a], queries[r, b], queries[r, c]
+                sa, sb, sc = scores[r, a], scores[r, b], scores[r, c]
                 for i in range(count):
                     k = k_head[base + i]
-                    dot = np.float32(0.0)
+                    da, db, dc = np.float32(0.0), np.float32(0.0), np.float32(0.0)
                     for e in range(d):
-                        dot += q[e] * k[e]
-                    s[first + i] = dot * scale
+                        da += qa[e] * k[e]
+                        db += qb[e] * k[e]
+                        dc += qc[e] * k[e]
+                    sa[first + i], sb[first + i], sc[first + i] = da * scale, db * scale, dc * scale
     norms = np.empty((len(rows), heads), dtype=np.float32)
+    spare = np.zeros((2, d), dtype=np.float32)
     for n, r in enumerate(rows):  # softmax numerators and their sums; out starts at 0
         for head in range(heads):
             s = scores[r, head]
@@ -88,12 +112,18 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
             if count <= 0:
                 continue
             base = tables[r, j] * page_size
-            for head in range(heads):
-                v_head, p, acc = values[head // g], scores[r, head], out[r, head]
+            for head in starts:  # three query heads a value load
+                b, c = _within(head + 1, head, g), _within(head + 2, head, g)
+                v_head, pa, pb, pc = values[head // g], scores[r, head], scores[r, b], scores[r, c]
+                acc_a = out[r, head]
+                acc_b = out[r, b] if b != head else spare[0]  # a head past the group's adds into scratch
+                acc_c = out[r, c] if c != head else spare[1]
                 for i in range(count):
-                    v, weight = v_head[base + i], p[first + i]
+                    v, wa, wb, wc = v_head[base + i], pa[first + i], pb[first + i], pc[first + i]
                     for e in range(d):
-                        acc[e] += weight * v[e]
+                        acc_a[e] += wa * v[e]
+                        acc_b[e] += wb * v[e]
+                        acc_c[e] += wc * v[e]
     for n, r in enumerate(rows):
         for head in range(heads):
             norm = norms[n, head]

@@ -78,6 +78,20 @@ def test_rows_of_one_to_three_pages_match_float64_attention(head_dim: int) -> No
         assert (together[row].double() - expected).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize(("kv_heads", "group"), [(4, 1), (2, 2), (1, 3), (2, 4), (1, 5), (2, 7)])
+def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(kv_heads: int, group: int) -> None:
+    """The kernel takes query heads three at a time within a key/value head's group: groups that are not
+    a multiple of three (and no GQA at all) attend each head to its own group's keys."""
+    gen = torch.Generator().manual_seed(group)
+    keys, values = torch.randn(kv_heads, 50, 16, generator=gen), torch.randn(kv_heads, 50, 16, generator=gen)
+    queries = torch.randn(kv_heads * group, 16, generator=gen) * 2
+    for length in (1, 17, 50):
+        got = attend_contiguous(keys.numpy(), values.numpy(), queries.numpy(), length)  # [NH, D]
+        k, v = keys[None, :, :length].double(), values[None, :, :length].double()
+        expected = F.scaled_dot_product_attention(queries.double()[None, :, None], k, v, enable_gqa=True)[0, :, 0]
+        assert (torch.from_numpy(got).double() - expected).abs().max() < 1e-5
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     prefix_pages=st.integers(0, 12),
