@@ -8,8 +8,9 @@ no gathers, no tables of blocks. Each row's scores, softmax and value sum run in
 order, so its numbers do not depend on what it is batched with, nor on how its pages are scattered
 (batch invariance by construction; tests/kernels/test_shared_attention.py asserts it bit for bit).
 
-The kernel runs on the calling thread; from SPLIT_ROWS rows on, when torch may use two or more threads, half
-the rows run on a second thread (the kernel releases the GIL; a row's numbers do not depend on the split).
+The kernel runs on the calling thread. Splitting the rows over a second thread (the kernel releases the GIL)
+measured 1.75 -> 1.64 ms for 8 rows and 2.95 -> 2.76 ms for 16 (context 1,051, a quiet machine) for ~70% more
+CPU time, and lost under load: not done (bench/RESULTS.md, Session 5 (lead)).
 
 Shapes: R decode rows, NH query heads, NKV key/value heads, G query heads per key/value head, D head size.
 """
@@ -17,15 +18,11 @@ Shapes: R decode rows, NH query heads, NKV key/value heads, G query heads per ke
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from kernels._cpu_attention import attend_rows, check_operands
 from kernels.engine._step_plan import StepPlan
-
-
-SPLIT_ROWS = 8  # decode rows from which a step's attention is split over two threads (when torch has two or more)
 
 
 class Workspace:
@@ -37,13 +34,6 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
-        self._helper: ThreadPoolExecutor | None = None
-
-    def helper(self) -> ThreadPoolExecutor:
-        """A second thread for work the calling thread splits with it (started on first use)."""
-        if self._helper is None:
-            self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgide-attention")
-        return self._helper
 
     def take(self, name: str, *shape: int) -> torch.Tensor:
         """A contiguous [*shape] float32 tensor, `name`'s own: valid until `name` is taken again."""
@@ -79,13 +69,5 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     scores = (work or Workspace()).take("scores", rows, heads, int(lengths.max())).numpy()
     o = out.numpy().reshape(rows, heads, d)
     check_operands(k, v, q, tables, lengths, plan.page_size, scores, o)
-    helper = work.helper() if work is not None and rows >= SPLIT_ROWS and torch.get_num_threads() > 1 else None
-    if helper is None:
-        attend_rows(k, v, q, tables, lengths, order, plan.page_size, scores, o)
-        return out
-    # the kernel releases the GIL: half the rows (those sharing pages stay together) on a second thread
-    half = len(order) // 2
-    other = helper.submit(attend_rows, k, v, q, tables, lengths, order[half:].copy(), plan.page_size, scores, o)
-    attend_rows(k, v, q, tables, lengths, order[:half].copy(), plan.page_size, scores, o)
-    other.result()
+    attend_rows(k, v, q, tables, lengths, order, plan.page_size, scores, o)
     return out
