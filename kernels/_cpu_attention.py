@@ -55,6 +55,12 @@ def _chunk_starts(heads, g):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
+def _page_piece(tables, lengths, r, j, page_size):  # type: ignore[no-untyped-def]
+    """Row r's positions in its page j (0 past its length) and that page's first slot."""
+    return max(min(lengths[r] - j * page_size, page_size), 0), tables[r, j] * page_size
+
+
+@njit(inline="always")
 def _within(head, first, g):  # type: ignore[no-untyped-def]
     """`head` if it is in the key/value group of `first` (g query heads each), else `first` again."""
     return head if head < first - first % g + g else first
@@ -74,10 +80,7 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
     for j in range(pages):  # scores
         first = j * page_size
         for r in rows:
-            count = min(lengths[r] - first, page_size)
-            if count <= 0:
-                continue
-            base = tables[r, j] * page_size
+            count, base = _page_piece(tables, lengths, r, j, page_size)
             for head in starts:  # three query heads a key load: three independent FMA chains
                 a, b, c = head, _within(head + 1, head, g), _within(head + 2, head, g)
                 k_head, qa, qb, qc = keys[head // g], queries[r, a], queries[r, b], queries[r, c]
@@ -108,10 +111,7 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
     for j in range(pages):  # value sums, each row's in its position order
         first = j * page_size
         for r in rows:
-            count = min(lengths[r] - first, page_size)
-            if count <= 0:
-                continue
-            base = tables[r, j] * page_size
+            count, base = _page_piece(tables, lengths, r, j, page_size)
             for head in starts:  # three query heads a value load
                 b, c = _within(head + 1, head, g), _within(head + 2, head, g)
                 v_head, pa, pb, pc = values[head // g], scores[r, head], scores[r, b], scores[r, c]

@@ -89,12 +89,11 @@ class TorchOps:
     `batch_invariant`: a sequence's numbers do not depend on what it is batched with. (One padded
     call for all decode rows, `batch_invariant=False`, rounds differently in the last bits: enough to
     flip a greedy near-tie of a small model whose activations are bf16.)
-    `share_prefix` (with `batch_invariant`): decode rows sharing their first KV pages read them once
-    for all (kernels/engine/_shared_attention.py); each row's numbers are those it gets alone, but
-    its value products are summed block by block, so they differ in the last bits from the
-    single-sequence forward's. Without it, decode attention runs one sequence at a time with the
-    single-sequence forward's own ops (the same numbers as that forward; ~4x the CPU time for 16
-    agents over a 1,000-token brief).
+    `share_prefix` (with `batch_invariant`): decode attention is the numba kernel over each row's page
+    table (kernels/engine/_shared_attention.py), rows sharing their first KV pages read back to back;
+    each row's numbers are those it gets alone, and those the single-sequence forward's decode gives.
+    Without it, decode attention runs one sequence at a time through torch `bmm`s (numbers that differ
+    in the last bits from the kernel's).
     """
 
     def __init__(self, norm_eps: float, batch_invariant: bool = True, share_prefix: bool = True) -> None:
