@@ -22,24 +22,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels._fused_cpu import float_from_bits
-
-_LOG2_E = np.float32(1.4426950408889634)
-# 2**f = e**(f ln 2) on [-1/2, 1/2]: Taylor terms (ln 2)**n / n!, n = 6 .. 0
-_EXP2 = (np.float32(1.5403530e-4), np.float32(1.3333558e-3), np.float32(9.6181291e-3), np.float32(5.5504109e-2),
-         np.float32(2.4022651e-1), np.float32(6.9314718e-1), np.float32(1.0))  # fmt: skip
-
+from kernels._fused_cpu import exp_float32
 
 @njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
 def _exp_nonpositive(x):  # type: ignore[no-untyped-def]
     """e**x for float32 x <= 0: relative error under 3e-7 for x >= -1, growing with |x| (rounding log2(e) x) to
     4e-6 at -87, where a softmax probability is below 1e-37 of the top's; below about -87: 2**-126."""
-    y = max(x * _LOG2_E, np.float32(-126.0))
-    whole = np.floor(y + np.float32(0.5))
-    f = y - whole  # [-1/2, 1/2]
-    c6, c5, c4, c3, c2, c1, c0 = _EXP2
-    p = ((((((c6 * f + c5) * f + c4) * f + c3) * f + c2) * f + c1) * f) + c0
-    return p * float_from_bits(np.uint32((np.int32(whole) + np.int32(127)) << np.int32(23)))
+    return exp_float32(x)
 
 
 @njit(inline="always")

@@ -14,7 +14,8 @@ Each kernel has one signature, compiled at first use and cached on disk (`cache=
 cross as addresses (checked first: contiguous CPU memory of the right dtype and shape; numba's own
 conversion of a tensor costs more than a small kernel), and bfloat16 or float32 is a run-time
 choice. No `parallel=True` (numba's default threading layer aborts when two Python threads launch
-parallel kernels at once, and two engines may run in one process).
+parallel kernels at once, and two engines may run in one process). On AVX-512 hosts they compile
+for 512-bit vectors (kernels/_numba_target.py).
 
 Shapes: N rows, H hidden, F feed-forward width, NH query heads, NKV key/value heads, D head size,
 P rotary positions, S KV slots.
@@ -27,6 +28,10 @@ import torch
 from llvmlite import ir
 from numba import carray, njit, types
 from numba.extending import intrinsic
+
+from kernels._numba_target import use_wide_vectors
+
+use_wide_vectors()  # before the first kernel compiles or loads from the cache
 
 FLOAT32, BFLOAT16 = 1, 2  # a tensor's kind as the kernels take it (0: absent)
 _KINDS = {torch.float32: FLOAT32, torch.bfloat16: BFLOAT16}
@@ -73,16 +78,35 @@ def widen(bits):  # type: ignore[no-untyped-def]  # bfloat16 bits (uint16) -> fl
 
 @njit(inline="always")
 def narrow(value):  # type: ignore[no-untyped-def]  # float32 -> bfloat16 bits (uint16) as torch rounds
-    bits = np.int64(_float_bits(value))
-    if bits & 0x7FFFFFFF > 0x7F800000:  # NaN: kept NaN (quiet), whatever the payload
-        return np.uint16((bits >> 16) | 0x40)
-    return np.uint16((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16)  # to nearest, ties to even
+    # a select, not a branch, so that loops over it vectorise; uint32 sums cannot wrap below the NaNs
+    bits = _float_bits(value)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)  # to nearest, ties to even
+    quiet = (bits >> np.uint32(16)) | np.uint32(0x40)  # NaN: kept NaN (quiet), whatever the payload
+    return np.uint16(quiet if bits & np.uint32(0x7FFFFFFF) > np.uint32(0x7F800000) else rounded)
+
+
+_LOG2_E = np.float32(1.4426950408889634)
+# 2**f = e**(f ln 2) on [-1/2, 1/2]: Taylor terms (ln 2)**n / n!, n = 6 .. 0
+_EXP2 = (np.float32(1.5403530e-4), np.float32(1.3333558e-3), np.float32(9.6181291e-3), np.float32(5.5504109e-2),
+         np.float32(2.4022651e-1), np.float32(6.9314718e-1), np.float32(1.0))  # fmt: skip
+
+
+@njit(inline="always")
+def exp_float32(x):  # type: ignore[no-untyped-def]
+    """e**x for float32 x as a polynomial LLVM vectorises (libm's expf is a scalar call in a loop): relative error
+    under 3e-7 for |x| <= 1, growing with |x| (rounding log2(e) x) to 4e-6 near 87; clamped to [2**-126, 2**127]."""
+    y = min(max(x * _LOG2_E, np.float32(-126.0)), np.float32(127.0))
+    whole = np.floor(y + np.float32(0.5))
+    f = y - whole  # [-1/2, 1/2]
+    c6, c5, c4, c3, c2, c1, c0 = _EXP2
+    p = ((((((c6 * f + c5) * f + c4) * f + c3) * f + c2) * f + c1) * f) + c0
+    return p * float_from_bits(np.uint32((np.int32(whole) + np.int32(127)) << np.int32(23)))
 
 
 # ---------------------------------------------------------------- kernels (addresses of contiguous memory)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out_kind, rows, width):  # type: ignore[no-untyped-def]
     """x float32 [N, H] (+= residual [N, H] of `residual_kind`, 0: none); out [N, H] of `out_kind`
     = x / sqrt(mean(x^2) + eps) * weight."""
@@ -113,7 +137,7 @@ def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out
                 out_float[i, j] = x[i, j] * scale * weight[j]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _attention_inputs_rows(qkv_at, qkv_kind, rows, heads, kv_heads, d, q_norm_at, k_norm_at, eps, positions,
                            query_table, key_table, keys_at, values_at, slot_count, slots, queries_at):  # type: ignore[no-untyped-def]  # fmt: skip
     """Row by row of qkv [N, (NH + 2 NKV) D]: QK-norm (when the norms' addresses are not 0), RoPE by
@@ -166,7 +190,7 @@ def _attention_inputs_rows(qkv_at, qkv_kind, rows, heads, kv_heads, d, q_norm_at
     return -1
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _swiglu_rows(gate_up_at, gate_up_kind, out_at, out_kind, rows, width):  # type: ignore[no-untyped-def]
     """gate_up [N, 2F] (gate, then up) -> out [N, F] = silu(gate) * up, in float32."""
     in_float, in_half = carray(_float_pointer(gate_up_at), (rows, 2 * width)), carray(_half_pointer(gate_up_at), (rows, 2 * width))
@@ -181,10 +205,10 @@ def _swiglu_rows(gate_up_at, gate_up_kind, out_at, out_kind, rows, width):  # ty
                 row[j] = in_float[i, j]
         if out_kind == BFLOAT16:
             for j in range(width):
-                out_half[i, j] = narrow(row[j] / (np.float32(1.0) + np.exp(-row[j])) * row[width + j])
+                out_half[i, j] = narrow(row[j] / (np.float32(1.0) + exp_float32(-row[j])) * row[width + j])
         else:
             for j in range(width):
-                out_float[i, j] = row[j] / (np.float32(1.0) + np.exp(-row[j])) * row[width + j]
+                out_float[i, j] = row[j] / (np.float32(1.0) + exp_float32(-row[j])) * row[width + j]
 
 
 # ---------------------------------------------------------------- torch-facing functions

@@ -130,6 +130,30 @@ def test_attention_inputs_norm_rotate_and_store_as_torch_does(qkv_dtype: torch.d
     assert torch.equal(keys[:, index, 12:], qk[:, nh:, 12:].transpose(0, 1)) or qk_norm  # dims past rope_dim do not
 
 
+@njit
+def _exp_all(x):  # type: ignore[no-untyped-def]
+    out = np.empty_like(x)
+    for i in range(len(x)):
+        out[i] = fused.exp_float32(x[i])
+    return out
+
+
+def test_the_polynomial_exp_follows_exp_over_the_float32_range() -> None:
+    x = np.concatenate([np.linspace(-87, 88, 200_001), [0.0, -1e-30, 1e-30]]).astype(np.float32)
+    expected = np.exp(x.astype(np.float64))
+    relative = np.abs(_exp_all(x) / expected - 1)
+    assert relative[np.abs(x) <= 1].max() < 3e-7
+    assert relative.max() < 5e-6
+    clamped = _exp_all(np.array([-200.0, -np.inf, 200.0, np.inf], dtype=np.float32))
+    assert clamped[0] == clamped[1] == 2.0**-126 and clamped[2] == clamped[3] == 2.0**127
+
+
+def test_swiglu_stays_finite_for_gates_far_out() -> None:
+    gate_up = torch.tensor([[-1000.0, -100.0, 100.0, 1000.0, 2.0, 2.0, 2.0, 2.0]])
+    out = fused.swiglu(gate_up)
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.0, 200.0, 2000.0]]), atol=1e-30, rtol=1e-6)
+
+
 @pytest.mark.parametrize(("gate_up_dtype", "dtype"), [(torch.bfloat16, torch.bfloat16), (torch.float32, torch.float32), (torch.bfloat16, torch.float32)])
 def test_swiglu_is_silu_of_gate_times_up(gate_up_dtype: torch.dtype, dtype: torch.dtype) -> None:
     g = torch.Generator().manual_seed(2)
