@@ -30,11 +30,25 @@ def test_availability_follows_the_device() -> None:
         assert kt.unavailable_reason() in ("no CUDA or ROCm device is visible to torch",) or "triton" in kt.unavailable_reason()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: triton is imported to use it")
+def test_without_a_device_triton_is_never_imported() -> None:
+    result = run_python(
+        "import sys, kernels.triton as kt\n"
+        "assert not kt.available(), 'no device, yet available'\n"
+        "print('reason:', kt.unavailable_reason())\n"
+        "print('imported:', sorted(n for n in sys.modules if n == 'triton' or n.startswith('triton.')))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "reason: no CUDA or ROCm device is visible to torch" in result.stdout
+    assert "imported: []" in result.stdout
+
+
 def test_without_triton_the_package_imports_and_ops_say_why() -> None:
     result = run_python(
         "import sys; sys.modules['triton'] = None\n"  # `import triton` now fails as on a machine without it
         "import torch, kernels.triton as kt\n"
-        "assert not kt.available() and 'triton is not importable' in kt.unavailable_reason(), kt.unavailable_reason()\n"
+        "reason = kt.unavailable_reason()\n"
+        "assert not kt.available() and ('triton is not importable' in reason or not torch.cuda.is_available()), reason\n"
         "x = torch.ones(2, 8)\n"
         "torch.testing.assert_close(kt.reference.rms_norm(x, torch.ones(8), 0.0), x)\n"
         "try:\n    kt.rms_norm(x, torch.ones(8), 1e-5)\nexcept kt.TritonUnavailable as error:\n    print('refused:', error)\n"
