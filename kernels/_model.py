@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from kernels import _fused_cpu as fused
 from kernels._config import ModelConfig, config_from_metadata
@@ -21,6 +20,7 @@ from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
 from kernels._kv_cache import KVCache
+from kernels._prefill_attention import prefill_attention
 from kernels._weights import Embedding, LinearGroup, LinearMode, OutputHead, WeightLoader
 
 
@@ -149,8 +149,10 @@ class LlamaModel:
             raise GenerationError(f"the context is full: {start + t} tokens exceed the limit of {cache.max_tokens}")
         cache.reserve(start + t)
         positions = np.arange(start, start + t, dtype=np.int64)  # [T], also each row's cache slot
-        # one token attends in its own leaner way, its queries turned by the scaled table
-        query_table = self.query_table if t == 1 else self.key_table
+        # a generated token (one token after others) attends in its own leaner way, its queries turned by the scaled
+        # table; a prompt, even of one token, as prompts do (kernels/_prefill_attention.py)
+        decode = t == 1 and start > 0
+        query_table = self.query_table if decode else self.key_table
         eps = c.norm_eps
         x = self.embedding(token_ids)  # float32 [T, H], the residual stream
         residual: torch.Tensor | None = None  # the last layer output not yet added to x
@@ -158,7 +160,7 @@ class LlamaModel:
             qkv = layer.qkv.whole(fused.rms_norm(x, residual, layer.attn_norm, eps, layer.qkv.input_dtype))  # [T, (NH + 2 NKV) D]
             queries = fused.attention_inputs(qkv, c.heads, layer.q_norm, layer.k_norm, eps, positions,
                                              query_table, self.key_table, keys, values, positions)  # [T, NH, D]  # fmt: skip
-            attended = self._decode_attention(queries, keys, values, start) if t == 1 else self._prefill_attention(queries, keys, values, start)
+            attended = self._decode_attention(queries, keys, values, start) if decode else self._prefill_attention(queries, keys, values, start)
             residual = layer.attn_output.whole(attended)  # [T, H]
             gate_up = layer.gate_up.whole(fused.rms_norm(x, residual, layer.ffn_norm, eps, layer.gate_up.input_dtype))  # [T, 2F]
             residual = layer.down.whole(fused.swiglu(gate_up, layer.down.input_dtype))  # [T, H]
@@ -174,9 +176,8 @@ class LlamaModel:
         end = start + t
         # query i sees keys 0 .. start + i
         mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
-        return F.scaled_dot_product_attention(
-            queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end],  # [1, NH, T, D], [1, NKV, S, D]
-            attn_mask=mask, is_causal=mask is None, enable_gqa=c.heads != c.kv_heads,
+        return prefill_attention(
+            queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end], mask,  # [1, NH, T, D], [1, NKV, S, D]
         )[0].transpose(0, 1).reshape(t, c.heads * c.head_dim)  # fmt: skip
 
     def _decode_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:

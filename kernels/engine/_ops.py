@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from kernels import _fused_cpu as fused
 from kernels._model import Rope
+from kernels._prefill_attention import prefill_attention
 from kernels.engine._shared_attention import Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan
 
@@ -157,7 +158,6 @@ class TorchOps:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
             k = self._work.gather("prefill_k", keys, prefill.key_slots)[None]  # [1, NKV, S, D]
             v = self._work.gather("prefill_v", values, prefill.key_slots)[None]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=prefill.mask, is_causal=prefill.mask is None,
-                                                 enable_gqa=heads != kv_heads)  # fmt: skip
+            out = prefill_attention(q, k, v, prefill.mask)  # a row's numbers whatever rows come with it
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)

@@ -27,6 +27,11 @@ class Chunk:
     count: int
     samples: bool
 
+    @property
+    def is_decode(self) -> bool:
+        """One generated token: a decode row. A prompt's last token alone (the rest cached) is a prefill, as in a cold run."""
+        return self.count == 1 and self.start >= self.seq.num_prompt_tokens
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -142,7 +147,7 @@ class Scheduler:
             budget -= count
         for seq in self.waiting:
             seq.waited_rounds += 1
-        ordered = [c for c in chunks.values() if c.count == 1] + [c for c in chunks.values() if c.count > 1]
+        ordered = [c for c in chunks.values() if c.is_decode] + [c for c in chunks.values() if not c.is_decode]
         return Batch(tuple(ordered), tuple(copies))
 
     def postprocess(self, batch: Batch, sampled: list[int]) -> list[Sequence]:
@@ -160,7 +165,7 @@ class Scheduler:
             seq.num_computed = chunk.start + chunk.count
             self.pages.commit(seq.id, seq.token_ids, seq.num_computed)
             seq.num_run += chunk.count
-            if chunk.samples and chunk.count == 1 and seq.num_generated:
+            if chunk.samples and chunk.is_decode:
                 self.stats.decode_tokens += 1
             else:
                 self.stats.prefill_tokens += chunk.count

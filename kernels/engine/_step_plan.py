@@ -31,7 +31,7 @@ class StepPlan:
     token_ids: list[int]  # [N]
     positions: torch.Tensor  # [N] long
     write_slots: torch.Tensor  # [N] long, where each row's key and value go
-    decode_rows: int  # B: rows [0, B) are single-token chunks
+    decode_rows: int  # B: rows [0, B) are decode chunks (one generated token each)
     decode_each: tuple[torch.Tensor | slice, ...]  # per decode row, the KV slots of its sequence [S_b]
     # the slots of the decode rows whose pages are not consecutive, side by side [sum S_b], gathered in
     # one call per layer; decode_spans[row] is that row's part of them (a row with consecutive pages:
@@ -73,7 +73,7 @@ def plan_step(batch: Batch, tables: list[list[int]], page_size: int) -> StepPlan
         token_ids += chunk.seq.token_ids[chunk.start : end]
         positions += range(chunk.start, end)
         write_slots += [table[p // page_size] * page_size + p % page_size for p in range(chunk.start, end)]
-        if chunk.count == 1:
+        if chunk.is_decode:
             decode_tables.append((table, end))
         else:
             mask = None

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
 import pytest
+import torch
 
 from kernels import LocalModel, SamplingParams
 from tests.default_model import MODEL_PATH, needs_default_model
@@ -89,3 +90,33 @@ def test_constrained_answers_of_the_real_model_parse_and_validate(model: LocalMo
         jsonschema.validate(json.loads(result.text), ACTION_SCHEMA)
         assert result.completion_tokens <= 80
     assert any(json.loads(r.text)["actions"] for r in results)
+
+
+def first_step_logits(model: LocalModel, ids: list[int], count: int) -> tuple[torch.Tensor, list[int]]:
+    """The logits of the first sampled row of a greedy generation of `ids` (count tokens), and its tokens."""
+    runner, seen = model.engine.runner, []
+    run = runner.run
+    runner.run = lambda batch: seen.append(run(batch)) or seen[-1]  # type: ignore[method-assign]
+    try:
+        result = model.generate(ids, SamplingParams(max_tokens=count, ignore_eos=True))
+    finally:
+        del runner.run  # the class's method again
+    return seen[0][0], list(result.token_ids)
+
+
+@pytest.mark.parametrize("uncached", [1, 2, 5])
+def test_a_chat_prompt_mostly_in_the_prefix_cache_gets_the_bits_of_a_cold_run(uncached: int) -> None:
+    """A prompt's last tokens, computed alone because the rest is cached, get the logits the cold run gives them."""
+    cold_model, warm_model = LocalModel.load(MODEL_PATH), LocalModel.load(MODEL_PATH)
+    try:
+        ids = cold_model.encode_chat([{"role": "user", "content": "What is the capital of Italy?"}])
+        cold_logits, cold_tokens = first_step_logits(cold_model, ids, 24)
+        warm_model.generate(ids[:-uncached] + [ids[-1] + 1] * uncached, SamplingParams(max_tokens=1))  # caches the rest
+        before = warm_model.stats()
+        warm_logits, warm_tokens = first_step_logits(warm_model, ids, 24)
+        assert warm_model.stats().cached_tokens - before.cached_tokens == len(ids) - uncached
+        assert torch.equal(warm_logits, cold_logits)
+        assert warm_tokens == cold_tokens
+    finally:
+        cold_model.close()
+        warm_model.close()

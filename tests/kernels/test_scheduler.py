@@ -95,6 +95,22 @@ def test_a_request_sharing_a_prefix_computes_only_its_suffix() -> None:
     assert second.generated_ids == reference_output(prefix + [42, 43, 44], 4, 1000, False)
 
 
+def test_a_prompts_last_token_run_alone_is_a_prefill_and_decodes_come_first() -> None:
+    """A prompt whose rest is cached runs its last token alone: a prefill chunk (attended as in a cold run),
+    placed after the decodes; a generated token is a decode."""
+    pages = PageManager(num_pages=64, page_size=4)
+    scheduler, runner = Scheduler(pages, max_batch_tokens=256), SimulatedRunner(pages)
+    prefix = list(range(1, 31))
+    decoder = make([7, 8, 9], max_tokens=50)
+    scheduler.add(make(prefix + [40], max_tokens=1))
+    scheduler.add(decoder)
+    step(scheduler, runner)  # both prompts
+    step(scheduler, runner)  # the first is done; the decoder decodes
+    scheduler.add(make(prefix + [41], max_tokens=2))
+    batch = scheduler.schedule()
+    assert [(c.seq is decoder, c.count, c.is_decode) for c in batch.chunks] == [(True, 1, True), (False, 1, False)]
+
+
 def test_concurrent_requests_with_one_prefix_compute_it_once() -> None:
     pages = PageManager(num_pages=128, page_size=4)
     scheduler, runner = Scheduler(pages, max_batch_tokens=512), SimulatedRunner(pages)

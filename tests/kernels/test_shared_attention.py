@@ -29,7 +29,9 @@ KV_HEADS, HEADS, D = 2, 6, 8
 
 
 def decode_chunk(length: int) -> Chunk:
-    seq = Sequence(range(length), max_tokens=4, max_total_tokens=4096)
+    """A sequence's step decoding its token at position length - 1 (one it generated)."""
+    seq = Sequence(range(length - 1), max_tokens=4, max_total_tokens=4096)
+    seq.token_ids.append(length - 1)
     return Chunk(seq, length - 1, 1, True)
 
 

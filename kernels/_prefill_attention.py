@@ -1,0 +1,36 @@
+"""A prompt's attention on the CPU: torch's SDPA, with a row's numbers the same however many rows come with it.
+
+torch's CPU SDPA takes one path for one or two query rows and another (flash, in blocks) for three or
+more, and the two round differently. The last tokens of a prompt whose rest is in the prefix cache
+are computed alone; unpadded, they would get other numbers than in the cold run that computed them
+with the whole prompt, enough to change a small model's greedy text. A short block is therefore
+padded with zero query rows in front (they see every key, so no row is empty) that are dropped after:
+every row takes the flash path, whose numbers for a row do not depend on the rows beside it
+(tests/kernels/test_prefill_attention.py checks it row by row, bit for bit). They do depend on how
+many keys the call is given: a prompt prefilled in chunks (its rows given the keys up to their
+chunk's end) may differ in the last bits from the same prompt run whole.
+
+Shapes: NH query heads, NKV key/value heads, T query rows, S keys, D head size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+MIN_ROWS = 8  # torch 2.13 changes path below 3 rows; padding to more costs next to nothing
+
+
+def prefill_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """queries [1, NH, T, D], keys/values [1, NKV, S, D], mask [T, S] bool (True: seen), None: causal with T == S
+    -> [1, NH, T, D]."""
+    rows, seen = queries.shape[2], keys.shape[2]
+    grouped = queries.shape[1] != keys.shape[1]
+    if rows >= MIN_ROWS:
+        return F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, is_causal=mask is None, enable_gqa=grouped)
+    if mask is None:
+        mask = torch.arange(seen)[None, :] <= torch.arange(seen - rows, seen)[:, None]  # [T, S]
+    pad = MIN_ROWS - rows
+    padded = torch.cat([queries.new_zeros(1, queries.shape[1], pad, queries.shape[3]), queries], dim=2)  # [1, NH, MIN_ROWS, D]
+    mask = torch.cat([mask.new_ones(pad, seen), mask])  # [MIN_ROWS, S]
+    return F.scaled_dot_product_attention(padded, keys, values, attn_mask=mask, enable_gqa=grouped)[:, :, pad:]
