@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from kernels._errors import GenerationError
 from kernels._model import LlamaModel
-from kernels._prefill_attention import BLOCK as PREFILL_BLOCK
 from kernels._sampling import SamplingParams
 from kernels._tokenizer import GGUFTokenizer
 from kernels.engine._backend import backend_description, check_device_name
@@ -86,8 +85,7 @@ class Engine:
         self.grammars = grammars
         self.config = config
         self.pages = PageManager(max(1, config.kv_tokens // config.page_size), config.page_size)
-        self.scheduler = Scheduler(self.pages, max_batch_tokens=config.max_batch_tokens, max_running=config.max_running,
-                                   chunk_align=PREFILL_BLOCK)  # a chunked prompt's rows get a whole prompt's numbers
+        self.scheduler = Scheduler(self.pages, max_batch_tokens=config.max_batch_tokens, max_running=config.max_running)
         ops = config.ops
         if ops is None and isinstance(model, DeviceModel):
             ops = TritonOps(model.config.norm_eps, model.device, model.dtype)

@@ -158,6 +158,6 @@ class TorchOps:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
             k = self._work.gather("prefill_k", keys, prefill.key_slots)[None]  # [1, NKV, S, D]
             v = self._work.gather("prefill_v", values, prefill.key_slots)[None]
-            out = prefill_attention(q, k, v)  # causal, the chunk's rows last; a row's numbers whatever rows come with it
+            out = prefill_attention(q, k, v, prefill.mask)  # a row's numbers whatever rows come with it
             parts.append(out[0].transpose(0, 1).reshape(-1, heads * d))  # [T, NH * D]
         return parts[0] if len(parts) == 1 else torch.cat(parts)

@@ -62,15 +62,11 @@ class SchedulerStats:
 
 class Scheduler:
     def __init__(self, pages: PageManager, *, max_batch_tokens: int = 256, max_running: int = 64,
-                 max_wait_rounds: int = 8, chunk_align: int = 1) -> None:  # fmt: skip
-        """`chunk_align`: a prefill chunk that stops before its prompt's end stops at a multiple of it (when one
-        is within the step's budget), so the attention's blocks (kernels/_prefill_attention.py) see the keys a
-        run of the whole prompt gives them."""
-        if max_batch_tokens < 1 or max_running < 1 or chunk_align < 1:
-            raise ValueError("the step budget, the batch size and the chunk alignment must be positive")
+                 max_wait_rounds: int = 8) -> None:  # fmt: skip
+        if max_batch_tokens < 1 or max_running < 1:
+            raise ValueError("the step budget and the batch size must be positive")
         self.pages = pages
         self.max_batch_tokens = max_batch_tokens
-        self.chunk_align = chunk_align
         self.max_running = max_running
         self.max_wait_rounds = max_wait_rounds
         self.waiting: deque[Sequence] = deque()
@@ -122,7 +118,7 @@ class Scheduler:
                 break
             if seq.status is not Status.RUNNING:  # preempted to make room for an older one
                 continue
-            count = self._chunk(seq.num_computed, seq.num_tokens, budget)
+            count = min(seq.remaining, budget)
             if self._make_room(seq, seq.num_computed + count, chunks):
                 chunks[seq.id] = Chunk(seq, seq.num_computed, count, seq.num_computed + count == seq.num_tokens)
                 budget -= count
@@ -132,7 +128,7 @@ class Scheduler:
             if self._duplicates_a_running_prefill(seq):
                 continue
             cached, copy = self.pages.open(seq.id, seq.token_ids)
-            count = self._chunk(cached, seq.num_tokens, budget)
+            count = min(seq.num_tokens - cached, budget)
             headroom = len(self.running)  # one page for each running sequence to grow into
             if self.pages.pages_needed(seq.id, cached + count) + headroom > self.pages.available or not self.pages.grow(
                 seq.id, cached + count
@@ -193,13 +189,6 @@ class Scheduler:
         return updated
 
     # -- helpers ----------------------------------------------------------------------------------
-    def _chunk(self, start: int, end: int, budget: int) -> int:
-        """Tokens to run from `start` towards `end` within `budget`: a chunk short of `end` ends aligned if it can."""
-        stop = min(end, start + budget)
-        if stop < end and stop - stop % self.chunk_align > start:
-            stop -= stop % self.chunk_align
-        return stop - start
-
     def _admission_order(self) -> list[Sequence]:
         starving = [s for s in self.waiting if s.waited_rounds >= self.max_wait_rounds]
         rest = [s for s in self.waiting if s.waited_rounds < self.max_wait_rounds]

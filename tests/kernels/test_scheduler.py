@@ -230,20 +230,3 @@ def test_random_workloads_give_reference_outputs_and_leak_no_page(
             assert seq.generated_ids == expected and seq.finish_reason in ("stop", "length")
     assert pages.used == 0 and not any(pages.refs)
     pages.check()
-
-
-def test_a_prompt_chunked_by_the_step_budget_stops_on_aligned_positions() -> None:
-    pages = PageManager(num_pages=128, page_size=4)
-    scheduler, runner = Scheduler(pages, max_batch_tokens=50, chunk_align=16), SimulatedRunner(pages)
-    decoder = make([7, 8, 9], max_tokens=40)
-    scheduler.add(decoder)
-    step(scheduler, runner)
-    seq = make(list(range(1, 131)), max_tokens=2)  # 130 tokens: chunks end at 48, 96, then the prompt's end
-    scheduler.add(seq)
-    ends = []
-    while sum(ends[-1:]) < 130:
-        batch = step(scheduler, runner)
-        ends += [c.start + c.count for c in batch.chunks if c.seq is seq]
-        assert (batch.chunks[0].seq, batch.chunks[0].count) == (decoder, 1)  # the decoder keeps decoding alongside
-    assert ends == [48, 96, 130]
-    assert Scheduler(pages, chunk_align=16)._chunk(40, 130, 5) == 5  # no aligned end within the budget: what fits
