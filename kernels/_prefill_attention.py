@@ -5,10 +5,13 @@ more, and the two round differently. The last tokens of a prompt whose rest is i
 are computed alone; unpadded, they would get other numbers than in the cold run that computed them
 with the whole prompt, enough to change a small model's greedy text. A short block is therefore
 padded with zero query rows in front (they see every key, so no row is empty) that are dropped after:
-every row takes the flash path, whose numbers for a row do not depend on the rows beside it
-(tests/kernels/test_prefill_attention.py checks it row by row, bit for bit). They do depend on how
-many keys the call is given: a prompt prefilled in chunks (its rows given the keys up to their
-chunk's end) may differ in the last bits from the same prompt run whole.
+every row takes the flash path. There, a row's numbers do not depend on the rows beside it as long
+as its internal block (32 rows, more for long calls) holds three or more: the rows of a short tail get
+the bits a cold run gave them unless that run left them in a block of one or two (a 33-token prompt's
+last row), and a row's numbers also depend on how many keys the call is given (a prompt prefilled in
+chunks may differ in the last bits from the same prompt run whole). Computing prompts in fixed
+blocks of positions would make them exact, but tripled the time to first token of a short question
+after a cached 1,000-token brief (bench/RESULTS.md, Session 6).
 
 Shapes: NH query heads, NKV key/value heads, T query rows, S keys, D head size.
 """

@@ -1,4 +1,4 @@
-"""Prompt attention: a row gets the same bits in a block of any size, as in the whole causal block."""
+"""Prompt attention: a prompt's last tokens run alone get the bits they get among more rows."""
 
 from __future__ import annotations
 
@@ -17,17 +17,28 @@ def operands(length: int, heads: int, kv_heads: int, seed: int) -> tuple[torch.T
     return q, k, v
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 300), st.integers(1, 20), st.sampled_from([(4, 2), (6, 3), (2, 2)]), st.integers(0, 2**16))
-def test_a_block_of_rows_gets_the_bits_the_whole_causal_block_gives_them(length: int, rows: int, heads: tuple[int, int], seed: int) -> None:
-    """The last `rows` positions attended as a block (the rest cached) give the whole prompt's bits, however few."""
-    rows = min(rows, length)
+def tail_mask(length: int, rows: int) -> torch.Tensor:  # [T, S]: the last `rows` positions, causal
+    return torch.arange(length)[None, :] <= torch.arange(length - rows, length)[:, None]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, MIN_ROWS - 1), st.integers(MIN_ROWS, 32), st.sampled_from([(4, 2), (6, 3), (2, 2)]),
+       st.integers(0, 2**16))  # fmt: skip
+def test_a_short_tail_gets_the_bits_its_rows_get_in_a_longer_one(length: int, rows: int, longer: int, heads: tuple[int, int], seed: int) -> None:
+    """The last tokens of a prompt run alone (the rest cached) take the path its rows take among more rows."""
+    rows, longer = min(rows, length), min(longer, length)
     q, k, v = operands(length, *heads, seed)
-    whole = prefill_attention(q, k, v, None)  # [1, NH, S, D]
-    start = length - rows
-    mask = torch.arange(length)[None, :] <= torch.arange(start, length)[:, None]  # [T, S]
-    block = prefill_attention(q[:, :, start:], k, v, mask)
-    assert torch.equal(block, whole[:, :, start:])
+    many = prefill_attention(q[:, :, length - longer :], k, v, tail_mask(length, longer) if longer < length else None)
+    few = prefill_attention(q[:, :, length - rows :], k, v, tail_mask(length, rows) if rows < length else None)
+    assert torch.equal(few, many[:, :, longer - rows :])
+
+
+def test_a_one_or_two_token_tail_gets_the_whole_prompts_bits() -> None:
+    for length in (3, 9, 40, 64, 100, 300, 600):
+        q, k, v = operands(length, 9, 3, length)
+        whole = prefill_attention(q, k, v, None)
+        for rows in (1, 2):
+            assert torch.equal(prefill_attention(q[:, :, -rows:], k, v, tail_mask(length, rows)), whole[:, :, -rows:]), (length, rows)
 
 
 def test_it_is_causal_attention() -> None:
