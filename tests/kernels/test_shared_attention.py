@@ -80,13 +80,14 @@ def test_rows_of_one_to_three_pages_match_float64_attention(head_dim: int) -> No
         assert (together[row].double() - expected).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("head_dim", [12, 16])
 @pytest.mark.parametrize(("kv_heads", "group"), [(4, 1), (2, 2), (1, 3), (2, 4), (1, 5), (2, 7)])
-def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(kv_heads: int, group: int) -> None:
+def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(kv_heads: int, group: int, head_dim: int) -> None:
     """The kernel takes query heads three at a time within a key/value head's group: groups that are not
     a multiple of three (and no GQA at all) attend each head to its own group's keys."""
     gen = torch.Generator().manual_seed(group)
-    keys, values = torch.randn(kv_heads, 50, 16, generator=gen), torch.randn(kv_heads, 50, 16, generator=gen)
-    queries = torch.randn(kv_heads * group, 16, generator=gen) * 2
+    keys, values = torch.randn(kv_heads, 50, head_dim, generator=gen), torch.randn(kv_heads, 50, head_dim, generator=gen)
+    queries = torch.randn(kv_heads * group, head_dim, generator=gen) * 2
     for length in (1, 17, 50):
         got = attend_contiguous(keys.numpy(), values.numpy(), queries.numpy(), length)  # [NH, D]
         k, v = keys[None, :, :length].double(), values[None, :, :length].double()
@@ -99,14 +100,15 @@ def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(
     prefix_pages=st.integers(0, 12),
     tails=st.lists(st.integers(1, 3 * PAGE + 1), min_size=1, max_size=7),
     seed=st.integers(0, 2**16),
+    head_dim=st.sampled_from([D, 32]),
 )
-def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages: int, tails: list[int], seed: int) -> None:
+def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages: int, tails: list[int], seed: int, head_dim: int) -> None:
     rng = random.Random(seed)
     lengths = [prefix_pages * PAGE + tail for tail in tails]
     num_pages = prefix_pages + sum(-(-t // PAGE) + 1 for t in tails) + 4
     tables = make_tables(rng, prefix_pages, lengths, num_pages)
-    kv = random_kv(num_pages, seed)
-    queries = torch.randn(len(lengths), HEADS, D)
+    kv = random_kv(num_pages, seed, head_dim)
+    queries = torch.randn(len(lengths), HEADS, head_dim)
     together = attend(kv, queries, plan(lengths, tables))
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -117,42 +119,44 @@ def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages:
         assert torch.equal(alone[0], together[row])
 
 
-def test_a_row_gets_the_same_bits_from_scattered_pages_as_from_consecutive_ones() -> None:
+@pytest.mark.parametrize("head_dim", [D, 32])
+def test_a_row_gets_the_same_bits_from_scattered_pages_as_from_consecutive_ones(head_dim: int) -> None:
     length = 5 * PAGE + 3
-    kv = random_kv(40, 2)
+    kv = random_kv(40, 2, head_dim)
     scattered = [31, 4, 17, 9, 22, 0]
     consecutive = list(range(10, 16))
     for source, target in zip(scattered, consecutive, strict=True):
         kv.copy_prefix(source, target, PAGE)
-    queries = torch.randn(2, HEADS, D)
+    queries = torch.randn(2, HEADS, head_dim)
     step = plan([length, length], [scattered, consecutive])
     out = attend(kv, queries[[0, 0]], step)
     assert torch.equal(out[0], out[1])
     assert torch.equal(attend(kv, queries[:1], plan([length], [consecutive]))[0], out[0])
 
 
-def test_unwritten_slots_may_hold_nan_or_inf_and_are_never_read() -> None:
+@pytest.mark.parametrize("head_dim", [D, 32])
+def test_unwritten_slots_may_hold_nan_or_inf_and_are_never_read(head_dim: int) -> None:
     rng = random.Random(6)
     lengths = [300, 300, 290, 130, 129, 1, 17]
     num_pages = 120
     tables = make_tables(rng, prefix_pages=8, lengths=lengths, num_pages=num_pages)
-    kv = random_kv(num_pages, 7)
+    kv = random_kv(num_pages, 7, head_dim)
     written = torch.zeros(num_pages * PAGE, dtype=torch.bool)
     for length, table in zip(lengths, tables, strict=True):
         for position in range(length):
             written[table[position // PAGE] * PAGE + position % PAGE] = True
     kv.keys[:, :, ~written] = float("nan")
     kv.values[:, :, ~written] = float("inf")
-    queries = torch.randn(len(lengths), HEADS, D)
+    queries = torch.randn(len(lengths), HEADS, head_dim)
     together = attend(kv, queries, plan(lengths, tables))
     assert torch.isfinite(together).all()
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
         assert (together[row].double() - float64_attention(kv, queries[row], table, length)).abs().max() < 1e-5
 
 
-def test_a_contiguous_cache_gives_the_bits_the_same_row_gets_from_pages() -> None:
-    length = 3 * PAGE + 5
-    d = 16  # its scale, 1/4, carried by the queries changes no bits
+@pytest.mark.parametrize("length", [3 * PAGE + 5, 4 * PAGE])
+@pytest.mark.parametrize("d", [4, 16])  # its scale, 1/2 or 1/4, carried by the queries changes no bits
+def test_a_contiguous_cache_gives_the_bits_the_same_row_gets_from_pages(length: int, d: int) -> None:
     kv = random_kv(20, 11, head_dim=d)
     pages = [7, 2, 13, 5]
     contiguous = torch.cat([kv.keys[0][:, p * PAGE : (p + 1) * PAGE] for p in pages], dim=1)  # [NKV, 4 PAGE, D]
@@ -161,21 +165,22 @@ def test_a_contiguous_cache_gives_the_bits_the_same_row_gets_from_pages() -> Non
     paged = attend(kv, query[None], plan([length], [pages]))[0]
     alone = attend_contiguous(contiguous.numpy(), values.numpy(), query.numpy(), length)
     assert torch.equal(torch.from_numpy(alone).flatten(), paged)
-    prescaled = attend_contiguous(contiguous.numpy(), values.numpy(), (query / 4).numpy(), length, scale=1.0)
+    prescaled = attend_contiguous(contiguous.numpy(), values.numpy(), (query / d**0.5).numpy(), length, scale=1.0)
     assert torch.equal(torch.from_numpy(prescaled).flatten(), paged)
 
 
-def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits() -> None:
+@pytest.mark.parametrize("head_dim", [D, 32])
+def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits(head_dim: int) -> None:
     rng = random.Random(8)
     lengths = [900, 40, 1000, 2 * PAGE, 700, 5, 1030, 333]
     tables = make_tables(rng, 0, lengths, 400)
-    kv = random_kv(400, 9)
-    queries = torch.randn(len(lengths), HEADS, D)
+    kv = random_kv(400, 9, head_dim)
+    queries = torch.randn(len(lengths), HEADS, head_dim)
     step = plan(lengths, tables)
     one = attend(kv, queries, step)
     assert torch.equal(attend(kv, queries, dataclasses.replace(step, decode_order=np.arange(len(lengths))[::-1].copy())), one)
     k, v, q = kv.keys[0].numpy(), kv.values[0].numpy(), queries.numpy()
-    scores, out = np.empty((len(lengths), HEADS, max(lengths)), np.float32), np.empty((len(lengths), HEADS, D), np.float32)
+    scores, out = np.empty((len(lengths), HEADS, max(lengths)), np.float32), np.empty((len(lengths), HEADS, head_dim), np.float32)
     with ThreadPoolExecutor(2) as pool:  # the kernel releases the GIL
         runs = [pool.submit(attend_rows, k, v, q, step.decode_tables, step.decode_lengths, part, PAGE, scores, out)
                 for part in (step.decode_order[::2].copy(), step.decode_order[1::2].copy())]  # fmt: skip
@@ -205,15 +210,16 @@ def test_torch_ops_decode_attention_agrees_with_the_exact_sequence_by_sequence_p
     torch.testing.assert_close(shared, exact, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("page_size", [1, 48, 256])
-def test_page_sizes_other_than_sixteen(page_size: int) -> None:
+@pytest.mark.parametrize("head_dim", [D, 32])
+@pytest.mark.parametrize("page_size", [1, 20, 48, 256])
+def test_page_sizes_other_than_sixteen(page_size: int, head_dim: int) -> None:
     lengths = [700, 450, 131, 1]
     num_pages = sum(-(-n // page_size) for n in lengths) + 3
     free = list(range(num_pages))
     random.Random(page_size).shuffle(free)
     tables = [[free.pop() for _ in range(-(-n // page_size))] for n in lengths]
-    kv = random_kv(num_pages, 9, page_size=page_size)
-    queries = torch.randn(len(lengths), HEADS, D)
+    kv = random_kv(num_pages, 9, head_dim, page_size=page_size)
+    queries = torch.randn(len(lengths), HEADS, head_dim)
     together = attend(kv, queries, plan(lengths, tables, page_size))
     for row, (length, table) in enumerate(zip(lengths, tables, strict=True)):
         assert (together[row].double() - float64_attention(kv, queries[row], table, length)).abs().max() < 1e-5
