@@ -13,7 +13,9 @@ key and head triple on a Cascade Lake core. These write the vectors out:
   key by key in order (fused multiply-adds), with the accumulators in registers, one 16-lane chunk at a
   time.
 
-Both need D to be a multiple of 16 (kernels/_cpu_attention.py keeps a plain loop for other sizes).
+Both need D to be a multiple of 16 (kernels/_cpu_attention.py keeps a plain loop for other sizes). A
+chunk count given as a constant at the call site (head sizes 64 and 128 there) unrolls the chunks, so
+every load is an immediate offset from one address and no accumulator leaves its register.
 Arguments are addresses (int64) of float32 memory; nothing is checked here.
 """
 
@@ -96,21 +98,40 @@ def _mask(indices: list[int]) -> ir.Constant:
     return ir.Constant(ir.VectorType(_I32, LANES), indices)
 
 
-@intrinsic
+def _chunk_count(chunks: types.Type) -> tuple[types.Type, int | None]:
+    """The argument type to compile for, and the chunk count when the call site gives it as a constant."""
+    if isinstance(chunks, types.IntegerLiteral):
+        return chunks, chunks.literal_value
+    return types.int64, None
+
+
+def _chunk_offsets(builder: ir.IRBuilder, chunks: ir.Value, unrolled: int | None):  # type: ignore[no-untyped-def]
+    """Yield the float offset of each 16-lane chunk: constants when the count is known (the loop unrolled,
+    every load an immediate offset from one base), else the index of a loop over `chunks`."""
+    if unrolled is not None:
+        for chunk in range(unrolled):
+            yield ir.Constant(_I64, chunk * LANES)
+        return
+    with cgutils.for_range(builder, chunks) as loop:
+        yield builder.mul(loop.index, ir.Constant(_I64, LANES))
+
+
+@intrinsic(prefer_literal=True)
 def score_block(typingctx, keys_at, query_at, out_at, chunks, scale):  # type: ignore[no-untyped-def]
-    """keys [16, 16 * chunks] at keys_at, query [16 * chunks] at query_at -> out [16] at out_at: scale * q . k_i."""
+    """keys [16, 16 * chunks] at keys_at, query [16 * chunks] at query_at -> out [16] at out_at: scale * q . k_i.
+    A constant `chunks` at the call site compiles a fully unrolled block."""
+    chunks_type, unrolled = _chunk_count(chunks)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         keys_at, query_at, out_at, chunks, scale = args
-        keys, query, out = _floats(builder, keys_at), _floats(builder, query_at), _floats(builder, out_at)
-        width = builder.mul(chunks, ir.Constant(_I64, LANES))  # D
+        query, out = _floats(builder, query_at), _floats(builder, out_at)
+        width = ir.Constant(_I64, unrolled * LANES) if unrolled is not None else builder.mul(chunks, ir.Constant(_I64, LANES))
+        rows = [_floats(builder, builder.add(keys_at, builder.mul(width, ir.Constant(_I64, 4 * key)))) for key in range(LANES)]
         partials = [cgutils.alloca_once_value(builder, ir.Constant(_VEC, [0.0] * LANES)) for _ in range(LANES)]
-        with cgutils.for_range(builder, chunks) as loop:
-            offset = builder.mul(loop.index, ir.Constant(_I64, LANES))
+        for offset in _chunk_offsets(builder, chunks, unrolled):
             q = _vector_at(builder, query, offset)
-            for key, partial in enumerate(partials):
-                k = _vector_at(builder, keys, builder.add(builder.mul(width, ir.Constant(_I64, key)), offset))
-                builder.store(_fma(builder, k, q, builder.load(partial)), partial)
+            for row, partial in zip(rows, partials):
+                builder.store(_fma(builder, _vector_at(builder, row, offset), q, builder.load(partial)), partial)
         vectors = [builder.load(partial) for partial in partials]
         for level in _LEVELS:
             vectors = [
@@ -121,33 +142,49 @@ def score_block(typingctx, keys_at, query_at, out_at, chunks, scale):  # type: i
         _store_vector(builder, out, ir.Constant(_I64, 0), builder.fmul(sums, _splat(builder, scale)))
         return context.get_dummy_value()
 
-    return types.void(types.int64, types.int64, types.int64, types.int64, types.float32), codegen
+    return types.void(types.int64, types.int64, types.int64, chunks_type, types.float32), codegen
 
 
-@intrinsic
+@intrinsic(prefer_literal=True)
 def value_run(typingctx, values_at, count, chunks, weights_at, out_at):  # type: ignore[no-untyped-def]
     """values [count, 16 * chunks] at values_at; weights_at, out_at: UniTuple of three addresses, w_x [count]
-    and out_x [16 * chunks] -> out_x += sum_i w_x[i] v[i], i in order."""
+    and out_x [16 * chunks] -> out_x += sum_i w_x[i] v[i], i in order. A constant `chunks` at the call site keeps
+    all 3 x chunks accumulators in registers through the whole run."""
+    chunks_type, unrolled = _chunk_count(chunks)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         values_at, count, chunks, weights_at, out_at = args
         values = _floats(builder, values_at)
         weights = [_floats(builder, builder.extract_value(weights_at, x)) for x in range(3)]
         outs = [_floats(builder, builder.extract_value(out_at, x)) for x in range(3)]
-        width = builder.mul(chunks, ir.Constant(_I64, LANES))
-        sums = [cgutils.alloca_once(builder, _VEC) for _ in range(3)]
+        width = ir.Constant(_I64, unrolled * LANES) if unrolled is not None else builder.mul(chunks, ir.Constant(_I64, LANES))
+        if unrolled is not None:  # every chunk's three sums live through the key loop
+            offsets = [ir.Constant(_I64, chunk * LANES) for chunk in range(unrolled)]
+            sums = {(x, o.constant): cgutils.alloca_once_value(builder, _vector_at(builder, out, o)) for o in offsets for x, out in enumerate(outs)}
+            with cgutils.for_range(builder, count) as key:
+                row = builder.gep(values, [builder.mul(width, key.index)])
+                splats = [_splat(builder, builder.load(builder.gep(w, [key.index]))) for w in weights]
+                for o in offsets:
+                    v = _vector_at(builder, row, o)
+                    for x, weight in enumerate(splats):
+                        acc = sums[(x, o.constant)]
+                        builder.store(_fma(builder, weight, v, builder.load(acc)), acc)
+            for (x, offset), acc in sums.items():
+                _store_vector(builder, outs[x], ir.Constant(_I64, offset), builder.load(acc))
+            return context.get_dummy_value()
+        accs = [cgutils.alloca_once(builder, _VEC) for _ in range(3)]
         with cgutils.for_range(builder, chunks) as chunk:
             offset = builder.mul(chunk.index, ir.Constant(_I64, LANES))
-            for out, acc in zip(outs, sums):
+            for out, acc in zip(outs, accs):
                 builder.store(_vector_at(builder, out, offset), acc)
             with cgutils.for_range(builder, count) as key:
                 v = _vector_at(builder, values, builder.add(builder.mul(width, key.index), offset))
-                for w, acc in zip(weights, sums):
+                for w, acc in zip(weights, accs):
                     weight = _splat(builder, builder.load(builder.gep(w, [key.index])))
                     builder.store(_fma(builder, weight, v, builder.load(acc)), acc)
-            for out, acc in zip(outs, sums):
+            for out, acc in zip(outs, accs):
                 _store_vector(builder, out, offset, builder.load(acc))
         return context.get_dummy_value()
 
     addresses = types.UniTuple(types.int64, 3)
-    return types.void(types.int64, types.int64, types.int64, addresses, addresses), codegen
+    return types.void(types.int64, types.int64, chunks_type, addresses, addresses), codegen

@@ -67,7 +67,7 @@ def float64_attention(kv: PagedKV, query: torch.Tensor, table: list[int], length
     return F.scaled_dot_product_attention(q, k[None], v[None], enable_gqa=True).flatten()
 
 
-@pytest.mark.parametrize("head_dim", [8, 64])
+@pytest.mark.parametrize("head_dim", [8, 32, 64, 128])  # plain loops, 16-lane blocks, blocks unrolled for 64 and 128
 def test_rows_of_one_to_three_pages_match_float64_attention(head_dim: int) -> None:
     lengths = [1, 2, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE - 1, 2 * PAGE, 2 * PAGE + 1, 3 * PAGE - 1, 3 * PAGE, 3 * PAGE + 1, 700]
     rng = random.Random(head_dim)
@@ -80,7 +80,7 @@ def test_rows_of_one_to_three_pages_match_float64_attention(head_dim: int) -> No
         assert (together[row].double() - expected).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("head_dim", [12, 16])
+@pytest.mark.parametrize("head_dim", [12, 16, 64])
 @pytest.mark.parametrize(("kv_heads", "group"), [(4, 1), (2, 2), (1, 3), (2, 4), (1, 5), (2, 7)])
 def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(kv_heads: int, group: int, head_dim: int) -> None:
     """The kernel takes query heads three at a time within a key/value head's group: groups that are not
@@ -100,7 +100,7 @@ def test_any_number_of_query_heads_per_key_value_head_matches_float64_attention(
     prefix_pages=st.integers(0, 12),
     tails=st.lists(st.integers(1, 3 * PAGE + 1), min_size=1, max_size=7),
     seed=st.integers(0, 2**16),
-    head_dim=st.sampled_from([D, 32]),
+    head_dim=st.sampled_from([D, 32, 64, 128]),
 )
 def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages: int, tails: list[int], seed: int, head_dim: int) -> None:
     rng = random.Random(seed)
@@ -119,7 +119,7 @@ def test_each_row_gets_bit_for_bit_what_it_gets_alone_in_any_order(prefix_pages:
         assert torch.equal(alone[0], together[row])
 
 
-@pytest.mark.parametrize("head_dim", [D, 32])
+@pytest.mark.parametrize("head_dim", [D, 32, 64])
 def test_a_row_gets_the_same_bits_from_scattered_pages_as_from_consecutive_ones(head_dim: int) -> None:
     length = 5 * PAGE + 3
     kv = random_kv(40, 2, head_dim)
@@ -134,7 +134,7 @@ def test_a_row_gets_the_same_bits_from_scattered_pages_as_from_consecutive_ones(
     assert torch.equal(attend(kv, queries[:1], plan([length], [consecutive]))[0], out[0])
 
 
-@pytest.mark.parametrize("head_dim", [D, 32])
+@pytest.mark.parametrize("head_dim", [D, 32, 64])
 def test_unwritten_slots_may_hold_nan_or_inf_and_are_never_read(head_dim: int) -> None:
     rng = random.Random(6)
     lengths = [300, 300, 290, 130, 129, 1, 17]
@@ -169,7 +169,7 @@ def test_a_contiguous_cache_gives_the_bits_the_same_row_gets_from_pages(length: 
     assert torch.equal(torch.from_numpy(prescaled).flatten(), paged)
 
 
-@pytest.mark.parametrize("head_dim", [D, 32])
+@pytest.mark.parametrize("head_dim", [D, 32, 64])
 def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits(head_dim: int) -> None:
     rng = random.Random(8)
     lengths = [900, 40, 1000, 2 * PAGE, 700, 5, 1030, 333]
@@ -210,7 +210,7 @@ def test_torch_ops_decode_attention_agrees_with_the_exact_sequence_by_sequence_p
     torch.testing.assert_close(shared, exact, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("head_dim", [D, 32])
+@pytest.mark.parametrize("head_dim", [D, 32, 64])
 @pytest.mark.parametrize("page_size", [1, 20, 48, 256])
 def test_page_sizes_other_than_sixteen(page_size: int, head_dim: int) -> None:
     lengths = [700, 450, 131, 1]
