@@ -8,9 +8,11 @@ no gathers, no tables of blocks. Each row's scores, softmax and value sum run in
 order, so its numbers do not depend on what it is batched with, nor on how its pages are scattered
 (batch invariance by construction; tests/kernels/test_shared_attention.py asserts it bit for bit).
 
-The kernel runs on the calling thread. Splitting the rows over a second thread (the kernel releases the GIL)
-measured 1.75 -> 1.64 ms for 8 rows and 2.95 -> 2.76 ms for 16 (context 1,051, a quiet machine) for ~70% more
-CPU time, and lost under load: not done (bench/RESULTS.md, Session 5 (lead)).
+From SPLIT_ROWS decode rows on, a step that has more than one torch thread splits its rows (in plan order,
+so rows sharing a brief stay together) into one part a thread: the kernel releases the GIL, and each
+row is still computed whole by one call, so its numbers do not change. With the 16-lane kernels the
+attention is arithmetic-bound there: 8 rows at context 1,050 took 0.90 -> 0.63 ms a layer on two
+threads, 16 rows 1.45-1.90 -> 1.14-1.21 ms (bench/RESULTS.md, Session 7). Light steps run on one thread.
 
 Shapes: R decode rows, NH query heads, NKV key/value heads, G query heads per key/value head, D head size.
 """
@@ -18,11 +20,15 @@ Shapes: R decode rows, NH query heads, NKV key/value heads, G query heads per ke
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 
 from kernels._cpu_attention import attend_rows, check_operands
 from kernels.engine._step_plan import StepPlan
+
+SPLIT_ROWS = 4  # decode rows from which the attention is split over the step's threads
 
 
 class Workspace:
@@ -34,6 +40,15 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
+        self._helpers: tuple[ThreadPoolExecutor, int] | None = None
+
+    def helpers(self, count: int) -> ThreadPoolExecutor:
+        """Threads for the parts of a step's work beyond the caller's own, at least `count` of them."""
+        if self._helpers is None or self._helpers[1] < count:
+            if self._helpers is not None:
+                self._helpers[0].shutdown(wait=False)
+            self._helpers = (ThreadPoolExecutor(count, thread_name_prefix="orgide-attention"), count)
+        return self._helpers[0]
 
     def take(self, name: str, *shape: int) -> torch.Tensor:
         """A contiguous [*shape] float32 tensor, `name`'s own: valid until `name` is taken again."""
@@ -66,8 +81,18 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
     out = torch.empty(rows, heads * d)
     k, v, q = keys.numpy(), values.numpy(), queries.contiguous().numpy()
     tables, lengths = plan.decode_tables, plan.decode_lengths
-    scores = (work or Workspace()).take("scores", rows, heads, int(lengths.max())).numpy()
+    work = work or Workspace()
+    scores = work.take("scores", rows, heads, int(lengths.max())).numpy()
     o = out.numpy().reshape(rows, heads, d)
     check_operands(k, v, q, tables, lengths, plan.page_size, scores, o)
-    attend_rows(k, v, q, tables, lengths, order, plan.page_size, scores, o)
+    parts = min(torch.get_num_threads(), rows // 2) if rows >= SPLIT_ROWS else 1
+    if parts < 2:
+        attend_rows(k, v, q, tables, lengths, order, plan.page_size, scores, o)
+        return out
+    mine, *theirs = np.array_split(order, parts)
+    helpers = work.helpers(parts - 1)
+    running = [helpers.submit(attend_rows, k, v, q, tables, lengths, part, plan.page_size, scores, o) for part in theirs]
+    attend_rows(k, v, q, tables, lengths, mine, plan.page_size, scores, o)
+    for run in running:
+        run.result()
     return out

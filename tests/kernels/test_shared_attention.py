@@ -21,7 +21,7 @@ from kernels._cpu_attention import attend_contiguous, attend_rows, check_operand
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
-from kernels.engine._shared_attention import Workspace, shared_decode_attention
+from kernels.engine._shared_attention import SPLIT_ROWS, Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan, plan_step
 
 PAGE = 16
@@ -186,6 +186,27 @@ def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits
                 for part in (step.decode_order[::2].copy(), step.decode_order[1::2].copy())]  # fmt: skip
         [run.result() for run in runs]
     assert torch.equal(torch.from_numpy(out).view(len(lengths), -1), one)
+
+
+@pytest.mark.parametrize("head_dim", [D, 64])
+def test_a_step_split_over_threads_gives_every_row_the_bits_of_one_thread(head_dim: int) -> None:
+    rng = random.Random(12)
+    lengths = [700, 700, 690, 30, 701, 5, 16, 900, 333]
+    tables = make_tables(rng, 40, [max(n, 40 * PAGE + 1) for n in lengths], 300)
+    kv = random_kv(300, 13, head_dim)
+    queries = torch.randn(len(lengths), HEADS, head_dim)
+    step = plan(lengths, tables)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = attend(kv, queries, step)
+        for count in (2, 3):
+            torch.set_num_threads(count)
+            work = Workspace()
+            assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries, step, work), one)
+            assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries[:SPLIT_ROWS], plan(lengths[:SPLIT_ROWS], tables[:SPLIT_ROWS]), work), one[:SPLIT_ROWS])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_rows_sharing_first_pages_are_ordered_side_by_side() -> None:
