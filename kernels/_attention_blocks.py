@@ -31,6 +31,7 @@ _F32 = ir.FloatType()
 _VEC = ir.VectorType(_F32, LANES)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
+_FLOAT_BYTES = 4
 
 
 def reduction_plan() -> tuple[list[list[tuple[list[int], list[int]]]], list[int]]:
@@ -126,7 +127,7 @@ def score_block(typingctx, keys_at, query_at, out_at, chunks, scale):  # type: i
         keys_at, query_at, out_at, chunks, scale = args
         query, out = _floats(builder, query_at), _floats(builder, out_at)
         width = ir.Constant(_I64, unrolled * LANES) if unrolled is not None else builder.mul(chunks, ir.Constant(_I64, LANES))
-        rows = [_floats(builder, builder.add(keys_at, builder.mul(width, ir.Constant(_I64, 4 * key)))) for key in range(LANES)]
+        rows = [_floats(builder, builder.add(keys_at, builder.mul(width, ir.Constant(_I64, _FLOAT_BYTES * key)))) for key in range(LANES)]  # key i's address
         partials = [cgutils.alloca_once_value(builder, ir.Constant(_VEC, [0.0] * LANES)) for _ in range(LANES)]
         for offset in _chunk_offsets(builder, chunks, unrolled):
             q = _vector_at(builder, query, offset)

@@ -34,7 +34,7 @@ from kernels._fused_cpu import exp_float32
 
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
-    "_attention_blocks.py": "bddb0a34c04f93f761ad5c9c3510e8b14bb66cb8082a91b8e89d8f4f72381fab",
+    "_attention_blocks.py": "f7c96e774532a99bc10491b24909cbc964d98fd5583383ec384cc0a1f9edf41f",
     "_fused_cpu.py": "cfa7cfbe19db2dd9d0fe5d6e5be991266347a8b25f41d22325c61508fed79d94",
 }
 
