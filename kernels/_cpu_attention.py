@@ -29,12 +29,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels._attention_blocks import LANES, score_block, value_run
+from kernels._attention_blocks import LANES, row_max, score_block, value_run
 from kernels._fused_cpu import exp_float32
 
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
-    "_attention_blocks.py": "f7c96e774532a99bc10491b24909cbc964d98fd5583383ec384cc0a1f9edf41f",
+    "_attention_blocks.py": "fe8a6bde58835775f2f49a1e92f9ef425397f127101933deeb33fc6575be5937",
     "_fused_cpu.py": "cfa7cfbe19db2dd9d0fe5d6e5be991266347a8b25f41d22325c61508fed79d94",
 }
 
@@ -205,12 +205,11 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
     else:
         _scores_loops(keys, queries, tables, lengths, rows, page_size, scale, scores, pages)
     norms = np.empty((len(rows), heads), dtype=np.float32)
+    s_at, longest = _address(scores), scores.shape[2]
     for n, r in enumerate(rows):  # softmax numerators and their sums; out starts at 0
         for head in range(heads):
             s = scores[r, head]
-            top = s[0]
-            for i in range(1, lengths[r]):
-                top = max(top, s[i])
+            top = row_max(s_at + (r * heads + head) * longest * FLOAT_BYTES, lengths[r])
             total = np.float32(0.0)
             for i in range(lengths[r]):
                 p = exp_float32(s[i] - top)  # x <= 0: a softmax numerator
