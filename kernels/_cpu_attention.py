@@ -205,11 +205,11 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
     else:
         _scores_loops(keys, queries, tables, lengths, rows, page_size, scale, scores, pages)
     norms = np.empty((len(rows), heads), dtype=np.float32)
-    s_at, longest = _address(scores), scores.shape[2]
+    s_at, stride = _address(scores), scores.shape[2]
     for n, r in enumerate(rows):  # softmax numerators and their sums; out starts at 0
         for head in range(heads):
             s = scores[r, head]
-            top = row_max(s_at + (r * heads + head) * longest * FLOAT_BYTES, lengths[r])
+            top = row_max(s_at + (r * heads + head) * stride * FLOAT_BYTES, lengths[r])
             total = np.float32(0.0)
             for i in range(lengths[r]):
                 p = exp_float32(s[i] - top)  # x <= 0: a softmax numerator

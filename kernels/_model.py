@@ -174,10 +174,8 @@ class LlamaModel:
         """queries float32 [T, NH, D]; keys, values [NKV, capacity, D] holding positions 0 .. start + T -> [T, NH * D]."""
         c, t = self.config, queries.shape[0]
         end = start + t
-        # query i sees keys 0 .. start + i
-        mask = None if start == 0 else torch.arange(end)[None, :] <= torch.arange(start, end)[:, None]  # [T, S]
-        return prefill_attention(
-            queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end], mask,  # [1, NH, T, D], [1, NKV, S, D]
+        return prefill_attention(  # causal: query i sees keys 0 .. start + i
+            queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end], None,  # [1, NH, T, D], [1, NKV, S, D]
         )[0].transpose(0, 1).reshape(t, c.heads * c.head_dim)  # fmt: skip
 
     def _decode_attention(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:

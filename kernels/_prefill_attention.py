@@ -25,14 +25,14 @@ MIN_ROWS = 8  # torch 2.13 changes path below 3 rows; padding to more costs next
 
 
 def prefill_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """queries [1, NH, T, D], keys/values [1, NKV, S, D], mask [T, S] bool (True: seen), None: causal with T == S
-    -> [1, NH, T, D]."""
+    """queries [1, NH, T, D], keys/values [1, NKV, S, D], mask [T, S] bool (True: seen), None: causal with the
+    queries at the last T positions -> [1, NH, T, D]."""
     rows, seen = queries.shape[2], keys.shape[2]
     grouped = queries.shape[1] != keys.shape[1]
+    if mask is None and (rows != seen or rows < MIN_ROWS):
+        mask = torch.arange(seen)[None, :] <= torch.arange(seen - rows, seen)[:, None]  # [T, S]: query i sees 0 .. S - T + i
     if rows >= MIN_ROWS:
         return F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, is_causal=mask is None, enable_gqa=grouped)
-    if mask is None:
-        mask = torch.arange(seen)[None, :] <= torch.arange(seen - rows, seen)[:, None]  # [T, S]
     pad = MIN_ROWS - rows
     padded = torch.cat([queries.new_zeros(1, queries.shape[1], pad, queries.shape[3]), queries], dim=2)  # [1, NH, MIN_ROWS, D]
     mask = torch.cat([mask.new_ones(pad, seen), mask])  # [MIN_ROWS, S]
