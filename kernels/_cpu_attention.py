@@ -18,7 +18,7 @@ and the same function serves every row. exp is a vectorisable polynomial (libm's
 
 numba's disk cache knows a kernel by the text of its own file only, so `DEPENDENCY_HASHES` records the
 files these kernels call into: a change there changes this file, and nothing compiled before is loaded
-(tests/kernels/test_cpu_attention_cache.py keeps the record true).
+(tests/kernels/test_numba_cache_dependencies.py keeps the record true).
 
 Shapes: R decode rows, NH query heads, NKV key/value heads, G = NH / NKV, D head size, P pages of a
 row's table (padded), S page size, Smax the longest row.

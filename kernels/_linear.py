@@ -1,16 +1,14 @@
 """Linear layers over quantised weights on the CPU, without a float copy of the weights.
 
-`Int4PackedLinear` runs PyTorch's weight-only int4 matmul (`_weight_int4pack_mm_for_cpu`,
-groups of 32). Four-bit formats map onto it directly: the op computes `(q - 8) * s + z`, so a
-group `w = scale * q + offset` becomes `s = scale, z = offset + 8 * scale`. Wider codes (Q8_0,
-Q5_K) are split into two nibbles, `q = 16 * hi + lo`, laid side by side along K; the input is
-repeated to match, so one op call still computes the whole product. The op takes bfloat16
-scales (its float32 form is exact but about 10x slower), so scales and zeros are chosen to lose as
-little as possible when rounded to bfloat16. It is built from blocks of rows, so loading never
-holds more than one block's temporaries.
+`GroupLinear` holds formats with one scale and offset per group of 32 (Q4_0, Q4_1, Q4_K, Q5_K, Q8_0) as
+4- or 8-bit codes with float16 scales, and multiplies them with the kernel of kernels/_group_matmul.py,
+float32 in and out, split over the torch threads by output columns. GGUF's own float16 scales make its
+weights those of the reference dequantisation. It is built from blocks of rows, so loading never holds
+more than one block's temporaries. (It replaced PyTorch's `_weight_int4pack_mm_for_cpu`, which
+dequantised again for every four rows of input: bench/RESULTS.md, Session 8.)
 
 `Int8Linear` runs `_weight_int8pack_mm` (int8 codes, one scale per output row) for Q6_K, whose
-groups of 16 the int4 op cannot express: each row is requantised to int8 against its largest
+groups of 16 the group layout cannot express: each row is requantised to int8 against its largest
 value (error at most 1/254 of the row's largest weight, about a quarter of Q6_K's own step).
 
 `DenseLinear` holds float weights: float32 for F32 tensors, bfloat16 for F16 and BF16 ones (the
@@ -27,11 +25,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from kernels._group_matmul import CODE_BYTES, LANES, GroupWeights
+from kernels._group_matmul import pack as group_pack
 from kernels._quants import GROUP, GroupAffine
 
 INNER_K_TILES = 2
 N_MULTIPLE = 16
-PACK_ROWS = 256  # a multiple of the op's row tiles: packing slices equals packing the whole
+PACK_ROWS = 256  # a multiple of 16 (the ops' row tiles): packing slices equals packing the whole
+SPLIT_WORK = 2**18  # multiply-adds from which a product is split over the torch threads
 
 
 class DenseLinear:
@@ -92,7 +93,79 @@ class DequantLinear:
         return torch.nn.functional.linear(x.float(), self.dequantized(), self.bias)
 
 
+class GroupLinear:
+    """Group-affine codes of up to 8 bits (`w = scale * code + offset`, groups of 32) as bytes, multiplied by the
+    kernel of kernels/_group_matmul.py: float32 in, float32 out, a row's outputs the same in any batch."""
+
+    def __init__(self, codes: torch.Tensor, scales: torch.Tensor, rows: int, cols: int, bias: torch.Tensor | None = None) -> None:
+        shapes = self.packed_shapes(rows, cols)
+        for name, tensor in (("codes", codes), ("scales", scales)):
+            if (tuple(tensor.shape), tensor.dtype) != shapes[name]:
+                raise ValueError(f"{name} is {tuple(tensor.shape)} {tensor.dtype}, expected {shapes[name]}")
+        self.codes, self.scales = codes, scales  # uint8 [NB, G, 512], float16 [NB, G, 2, 16]
+        self.out_features, self.in_features, self.bias = rows, cols, bias
+        self._weights = GroupWeights(codes.numpy(), scales.numpy().view(np.uint16))
+
+    @classmethod
+    def from_row_blocks(cls, blocks: Iterable[GroupAffine], rows: int, cols: int, bias: torch.Tensor | None = None) -> GroupLinear:
+        """A layer from consecutive blocks of PACK_ROWS rows (the last may be shorter), packed one at a time."""
+        shapes = cls.packed_shapes(rows, cols)
+        codes, scales = torch.empty(shapes["codes"][0], dtype=torch.uint8), torch.empty(shapes["scales"][0], dtype=torch.float16)
+        row = 0
+        for block in blocks:
+            count = block.codes.shape[0]
+            if count != min(PACK_ROWS, rows - row) or block.codes.shape[1] != cols:
+                raise ValueError(f"row block of {block.codes.shape} does not continue a [{rows}, {cols}] weight at row {row}")
+            block_codes, block_scales = _group_pack(block)
+            first = row // LANES
+            codes[first : first + len(block_codes)] = torch.from_numpy(block_codes)
+            scales[first : first + len(block_scales)] = torch.from_numpy(block_scales.view(np.float16))
+            row += count
+        if row != rows:
+            raise ValueError(f"row blocks cover {row} of {rows} rows")
+        return cls(codes, scales, rows, cols, bias)
+
+    @staticmethod
+    def packed_shapes(rows: int, cols: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """The shapes and dtypes of `codes` and `scales` for a [rows, cols] weight."""
+        if cols % GROUP:
+            raise ValueError(f"a weight of {cols} columns has no groups of {GROUP}")
+        blocks, groups = -(-rows // LANES), cols // GROUP
+        return {"codes": ((blocks, groups, CODE_BYTES), torch.uint8), "scales": ((blocks, groups, 2, LANES), torch.float16)}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> float32 [M, N]
+        x = x.detach()
+        if x.dtype != torch.float32 or not x.is_contiguous():
+            x = x.float().contiguous()
+        blocks = self._weights.blocks
+        parts = torch.get_num_threads() if len(x) * blocks * LANES * self.in_features >= SPLIT_WORK else 1
+        out = self._weights.product(x, parts)
+        y = out if blocks * LANES == self.out_features else out[:, : self.out_features]
+        return y if self.bias is None else y + self.bias
+
+    def dequantized(self) -> torch.Tensor:  # float32 [N, K]
+        by_k = self._weights.codes.reshape(*self.codes.shape[:2], GROUP, LANES).astype(np.float32)  # [NB, G, 32, 16]
+        scales = self.scales.numpy().astype(np.float32)  # [NB, G, 2, 16]
+        weights = by_k * scales[:, :, :1] + scales[:, :, 1:]  # [NB, G, 32, 16]
+        return torch.from_numpy(weights.transpose(0, 3, 1, 2).reshape(-1, self.in_features)[: self.out_features].copy())
+
+
+def _group_pack(block: GroupAffine) -> tuple[np.ndarray, np.ndarray]:
+    """One block of rows (padded to a multiple of 16) in the kernel's layout; float16 scales must stay finite."""
+    codes, scale, offset = block.codes, block.scale, block.offset
+    padding = -len(codes) % LANES
+    if padding:
+        codes = np.pad(codes, ((0, padding), (0, 0)))
+        scale, offset = np.pad(scale, ((0, padding), (0, 0))), np.pad(offset, ((0, padding), (0, 0)))
+    packed_codes, scales = group_pack(codes, scale, offset)
+    if not np.isfinite(scales.view(np.float16)).all():
+        raise ValueError("a scale or offset does not fit float16")
+    return packed_codes, scales
+
+
 class Int4PackedLinear:
+    """Codes of up to 4 bits through PyTorch's `_weight_int4pack_mm_for_cpu` (bfloat16 in and out)."""
+
     def __init__(self, affine: GroupAffine, bias: torch.Tensor | None = None, dtype: torch.dtype = torch.bfloat16) -> None:
         rows, cols = affine.codes.shape
         blocks = (slice_affine(affine, row, row + PACK_ROWS) for row in range(0, rows, PACK_ROWS))
@@ -109,9 +182,10 @@ class Int4PackedLinear:
     @staticmethod
     def packed_shapes(rows: int, cols: int, bits: int, dtype: torch.dtype = torch.bfloat16) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         """The shapes and dtypes of `packed` and `scales_zeros` for a [rows, cols] weight of `bits`-bit codes."""
+        if bits > 4:
+            raise ValueError(f"the int4 op takes codes of up to 4 bits, not {bits}")
         padded = rows + (-rows % N_MULTIPLE)  # the op packs rows in tiles of 16: zero rows fill the last
-        width = 2 * cols if bits > 4 else cols  # K as the op sees it
-        return {"packed": ((padded, width // 2), torch.uint8), "scales_zeros": ((width // GROUP, padded, 2), dtype)}
+        return {"packed": ((padded, cols // 2), torch.uint8), "scales_zeros": ((cols // GROUP, padded, 2), dtype)}
 
     @classmethod
     def from_packed(cls, packed: torch.Tensor, scales_zeros: torch.Tensor, rows: int, cols: int, bits: int,
@@ -123,27 +197,25 @@ class Int4PackedLinear:
                 raise ValueError(f"{name} is {tuple(tensor.shape)} {tensor.dtype}, expected {shapes[name]}")
         layer = cls.__new__(cls)
         layer.out_features, layer.in_features = rows, cols
-        layer.split, layer.dtype, layer.bias = bits > 4, scales_zeros.dtype, bias
+        layer.dtype, layer.bias = scales_zeros.dtype, bias
         layer.packed, layer.scales_zeros = packed, scales_zeros
         return layer
 
     def _build(self, blocks: Iterable[GroupAffine], rows: int, cols: int, bits: int, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
+        shapes = self.packed_shapes(rows, cols, bits, dtype)
         self.out_features, self.in_features = rows, cols
-        self.split = bits > 4
         self.dtype = dtype
         self.bias = bias
-        padded = rows + (-rows % N_MULTIPLE)  # the op packs rows in tiles of 16: zero rows fill the last
-        width = 2 * cols if self.split else cols  # K as the op sees it
+        padded = shapes["packed"][0][0]
         self.packed: torch.Tensor | None = None
-        self.scales_zeros = torch.zeros(width // GROUP, padded, 2, dtype=dtype)  # [K'/32, N, 2]: (scale, zero)
+        self.scales_zeros = torch.zeros(shapes["scales_zeros"][0], dtype=dtype)  # [K/32, N, 2]: (scale, zero)
         row = 0
         for block in blocks:
             count = block.codes.shape[0]
             if count != min(PACK_ROWS, rows - row) or block.codes.shape[1] != cols:
                 raise ValueError(f"row block of {block.codes.shape} does not continue a [{rows}, {cols}] weight at row {row}")
-            scale, offset = self._scales_zeros(block)
-            self.scales_zeros[:, row : row + count, 0] = torch.from_numpy(scale).t()
-            self.scales_zeros[:, row : row + count, 1] = torch.from_numpy(offset).t()
+            self.scales_zeros[:, row : row + count, 0] = torch.from_numpy(block.scale).t()
+            self.scales_zeros[:, row : row + count, 1] = torch.from_numpy(block.offset + 8 * block.scale).t()
             codes = block.codes
             if row + count == rows and padded > rows:
                 codes = np.pad(codes, ((0, padded - rows), (0, 0)))
@@ -155,23 +227,12 @@ class Int4PackedLinear:
         if row != rows or self.packed is None:
             raise ValueError(f"row blocks cover {row} of {rows} rows")
 
-    def _scales_zeros(self, block: GroupAffine) -> tuple[np.ndarray, np.ndarray]:  # -> [n, K'/32] each
-        scale, offset = block.scale, block.offset
-        if self.split:
-            # hi: (h - 8) * 16s + (128s + offset) = 16s * h + offset; lo: (l - 8) * s + 8s = s * l.
-            # For Q8_0 (offset = -128s) both zeros are power-of-two multiples of s: no extra rounding.
-            return np.concatenate([16 * scale, scale], axis=1), np.concatenate([128 * scale + offset, 8 * scale], axis=1)
-        return scale, offset + 8 * scale
-
-    def _pack(self, codes: np.ndarray) -> torch.Tensor:  # uint8 [rows, K] -> packed [rows, K/2] (split: [rows, K])
-        if self.split:  # q = 16 * hi + lo: [rows, K] -> [rows, 2K], groups hi then lo
-            codes = np.concatenate([codes >> 4, codes & 0x0F], axis=1)
+    @staticmethod
+    def _pack(codes: np.ndarray) -> torch.Tensor:  # uint8 [rows, K] -> packed [rows, K/2]
         return torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(codes.astype(np.int32)), INNER_K_TILES)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> [M, N] in bfloat16 (float32 with a bias)
         x = x.to(self.dtype)
-        if self.split:
-            x = torch.cat([x, x], dim=-1)  # [M, 2K]
         y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, GROUP, self.scales_zeros)
         if y.shape[-1] != self.out_features:
             y = y[..., : self.out_features]

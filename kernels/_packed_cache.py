@@ -24,7 +24,7 @@ from pathlib import Path
 import platformdirs
 import torch
 
-FORMAT = 1
+FORMAT = 2  # 2: the group layout of kernels/_group_matmul.py
 KEEP_ENTRIES = 8
 MIN_FILE_BYTES = 16 * 2**20
 SOURCE_FILE = "source.json"

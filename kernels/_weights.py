@@ -26,6 +26,7 @@ from kernels._linear import (
     PACK_ROWS,
     DenseLinear,
     DequantLinear,
+    GroupLinear,
     Int4PackedLinear,
     Int8Linear,
     agreement,
@@ -34,7 +35,7 @@ from kernels._linear import (
 )
 from kernels._quants import AFFINE_BITS, GroupAffine, dequantize, group_affine
 
-Linear = DenseLinear | DequantLinear | Int4PackedLinear | Int8Linear
+Linear = DenseLinear | DequantLinear | GroupLinear | Int4PackedLinear | Int8Linear
 LinearMode = Literal["fused", "fallback"]
 SELF_TEST_COSINE = 0.999
 SELF_TEST_ROWS = 256
@@ -97,10 +98,11 @@ def _input_dtype(layer: Linear) -> torch.dtype:
 class OutputHead:
     """The output layer: every logit from the fast layer, the few near each row's top recomputed in float32.
 
-    The fused ops return bfloat16 (a step of 0.125 at a logit of 25), which ties or swaps the top
-    tokens often enough to change greedy text. Logits within `margin` of a row's largest are
-    recomputed from the file's rows (dequantised exactly) and the float32 input, so the top
-    choices equal those of the float model's head on the same hidden state.
+    A fast layer that returns bfloat16 (a step of 0.125 at a logit of 25; Q6_K's int8 op) ties or swaps
+    the top tokens often enough to change greedy text. Logits within `margin` of a row's largest are
+    then recomputed from the file's rows (dequantised exactly) and the float32 input, so the top
+    choices equal those of the float model's head on the same hidden state. Layers that sum in
+    float32 (the group kernel, float weights) need no second look.
     """
 
     RELATIVE_MARGIN = 2.0**-5  # of the row's largest |logit|; the fast logits err by < 1% of it
@@ -114,7 +116,7 @@ class OutputHead:
 
     def whole(self, x: torch.Tensor) -> torch.Tensor:  # float32 [T, H] -> float32 [T, V]
         logits = self.fast.whole(x)
-        if logits.dtype == torch.float32:  # float weights: already exact
+        if logits.dtype == torch.float32:  # float32 sums of the file's own weights: nothing to refine
             return logits
         logits = logits.float()
         top = logits.amax(dim=-1, keepdim=True)  # [T, 1] (amax: a tenth of max()'s time, which also finds indices)
@@ -193,10 +195,11 @@ class WeightLoader:
             rows, cols = sum(s.rows for s in run), first.cols
             if self.mode == "fused":
                 bits = max(AFFINE_BITS[s.qtype] for s in run)
-                kind = "int4-split" if bits > 4 else "int4"
+                kind = "group" if bits > 4 else "int4"
+                build = (lambda: self._grouped(run, rows, cols, bias)) if bits > 4 else (lambda: self._int4(run, rows, cols, bits, bias))
                 fast = self._self_tested(
                     kind,
-                    build=lambda: self._int4(run, rows, cols, bits, bias),
+                    build=build,
                     reference=lambda: DequantLinear(next(self._affine_blocks(run))),  # the first rows
                 )
                 if fast is not None:
@@ -262,6 +265,17 @@ class WeightLoader:
         layer = Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias)
         if self.packed is not None and layer.packed is not None:
             self.packed.store(key, {"packed": layer.packed, "scales_zeros": layer.scales_zeros})
+        return layer
+
+    def _grouped(self, run: list[_Source], rows: int, cols: int, bias: torch.Tensor | None) -> GroupLinear:
+        """Codes wider than 4 bits in the group kernel's layout, packed or read back from the packed cache."""
+        key = _cache_key(run, "group")
+        stored = self.packed.load(key, GroupLinear.packed_shapes(rows, cols)) if self.packed else None
+        if stored is not None:
+            return GroupLinear(stored["codes"], stored["scales"], rows, cols, bias)
+        layer = GroupLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bias)
+        if self.packed is not None:
+            self.packed.store(key, {"codes": layer.codes, "scales": layer.scales})
         return layer
 
     def _int8(self, source: _Source, bias: torch.Tensor | None) -> Int8Linear:
