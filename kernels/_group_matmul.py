@@ -1,20 +1,22 @@
-"""x @ W.T for weights of 8-bit group-affine codes (`w = scale * code + offset`, groups of 32 along K), as 16-lane code.
+"""x @ W.T for weights of group-affine codes (`w = scale * code + offset`, groups of 32 along K), as 16-lane code.
 
-PyTorch's weight-only int4 op (`_weight_int4pack_mm_for_cpu`) takes codes of 4 bits: 8-bit ones (Q8_0, the
-output head of most small models, and Q5_K) went through it as two nibble products, twice the work, and it
-dequantises its weights again for every four rows of x, so a step of 16 decode rows cost 16 times one row's
-product. This kernel reads the codes as bytes and dequantises each 16 once per tile of up to 16 rows of x,
-keeping the tile's sums in registers. SmolLM2's head, 49,152 x 576, two threads: 3.7 / 5.4 / 10.0 ms at 1 / 8 /
-16 rows against 4.1 / 14.5 / 29.3 ms (bench/RESULTS.md, Session 8).
+PyTorch's weight-only int4 op (`_weight_int4pack_mm_for_cpu`) dequantises its weights again for every four
+rows of x, so a step of 16 decode rows cost 16 times one row's product, and it takes 4-bit codes only: 8-bit
+ones (Q8_0, the output head of most small models) went through it as two nibble products. This kernel
+dequantises each 16 weights once per tile of up to 16 rows of x, straight from 4-bit (nibbles) or 8-bit
+(bytes) codes, and keeps the tile's sums in registers. Its pieces run on the spinning workers of
+kernels/_kernel_jobs.py (figures in bench/RESULTS.md, Session 8).
 
 Layout (`pack`): the weight's rows are padded to a multiple of 16 and cut into column blocks of 16 outputs.
-Per block and group: the 32 k's codes, 16 bytes a k (one per output), in `codes`; 16 float16 scales then 16
-float16 offsets in `scales` (stored as their uint16 bits: numba has no float16 arrays).
+Per block and group, the 32 k's codes in `codes`: bytes, 16 a k (one per output); or nibbles, 16 bytes a
+pair of k's (k in the low nibble, k + 16 in the high one). Then 16 float16 scales and 16 float16 offsets in
+`scales` (stored as their uint16 bits: numba has no float16 arrays).
 
 Arithmetic: a weight is `fma(code, scale, offset)` in float32 (for GGUF's float16 scales, the float32 value
 of the reference dequantisation), and each output sums `x[k] * w[k]` with fused multiply-adds, one running
-sum, k in order. Nothing in that depends on the number of rows, the tile a row falls in or the thread that
-computes a column: a row's outputs have the same bits alone or in any batch.
+sum, k in a fixed order (0, 1, 2, ... for bytes; 0, 16, 1, 17, ... for nibbles). Nothing in that depends on
+the number of rows, the tile a row falls in or the thread that computes a column: a row's outputs have the
+same bits alone or in any batch.
 
 Shapes: M rows of x, K inputs (a multiple of 32), G = K / 32 groups, N outputs, NB = ceil(N / 16) blocks.
 """
@@ -29,7 +31,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kernels._attention_blocks import LANES, _declared, _fma, _splat
-from kernels._kernel_threads import SpinningWorkers, read_acquire, write_release
 from kernels._numba_target import use_wide_vectors
 
 use_wide_vectors()
@@ -41,7 +42,6 @@ SCALE_BYTES = 2
 CACHE_LINE = 64
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
     "_attention_blocks.py": "fe8a6bde58835775f2f49a1e92f9ef425397f127101933deeb33fc6575be5937",
-    "_kernel_threads.py": "0613192cc36f5d1244281aa684e5a3a2749d96617a040bffeead6f01e83d2399",
 }
 _F32 = ir.FloatType()
 _VEC = ir.VectorType(_F32, LANES)
@@ -50,7 +50,8 @@ _BYTES = ir.VectorType(ir.IntType(8), LANES)
 _I64 = ir.IntType(64)
 
 
-CODE_BYTES = LANES * GROUP  # one block's codes for one group
+CODE_BYTES = LANES * GROUP  # one block's codes for one group (bytes)
+NIBBLE_BYTES = CODE_BYTES // 2  # the same as nibbles
 
 
 def _load(builder: ir.IRBuilder, address: ir.Value, kind: ir.Type, align: int) -> ir.Value:
@@ -77,13 +78,14 @@ def _prefetch(builder: ir.IRBuilder, address: ir.Value) -> None:
 
 
 @intrinsic(prefer_literal=True)
-def _tile(typingctx, codes_at, scales_at, x_at, out_at, groups, out_stride, block_codes, rows, cols):  # type: ignore[no-untyped-def]
+def _tile(typingctx, codes_at, scales_at, x_at, out_at, groups, out_stride, block_codes, rows, cols, nibbles):  # type: ignore[no-untyped-def]
     """out[r, 16c : 16c + 16] = x[r] . W[block c] for `rows` x `cols` (constants).
 
-    codes_at / scales_at: the first block's codes [G, 512] and scales [G, 2, 16] (the next blocks follow
+    codes_at / scales_at: the first block's codes [G, 512 or 256 (nibbles)] and scales [G, 2, 16] (the next blocks follow
     at `block_codes` bytes and G * 64 bytes); x_at: the tile's rows as [K, rows] float32; out_at: float32, rows
     `out_stride` floats apart."""
-    r_count, c_count = rows.literal_value, cols.literal_value
+    r_count, c_count, halves = rows.literal_value, cols.literal_value, bool(nibbles.literal_value)
+    group_bytes = NIBBLE_BYTES if halves else CODE_BYTES
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         codes_at, scales_at, x_at, out_at, groups, out_stride, block_codes = args[:7]
@@ -97,10 +99,10 @@ def _tile(typingctx, codes_at, scales_at, x_at, out_at, groups, out_stride, bloc
                                                                ir.Constant(_I64, 2 * LANES * SCALE_BYTES)))  # fmt: skip
                 scale = builder.fpext(_load(builder, scale_at, _HALVES, SCALE_BYTES), _VEC)
                 offset = builder.fpext(_load(builder, _at(builder, scale_at, LANES * SCALE_BYTES), _HALVES, SCALE_BYTES), _VEC)
-                first = _at(builder, codes_at, builder.mul(block_codes, ir.Constant(_I64, c)), builder.mul(g, ir.Constant(_I64, CODE_BYTES)))
+                first = _at(builder, codes_at, builder.mul(block_codes, ir.Constant(_I64, c)), builder.mul(g, ir.Constant(_I64, group_bytes)))
                 blocks.append((scale, offset, first))
-                for line in range(0, CODE_BYTES, CACHE_LINE):
-                    _prefetch(builder, _at(builder, first, AHEAD * CODE_BYTES + line))
+                for line in range(0, group_bytes, CACHE_LINE):
+                    _prefetch(builder, _at(builder, first, AHEAD * group_bytes + line))
                 _prefetch(builder, _at(builder, scale_at, AHEAD * 2 * LANES * SCALE_BYTES))
 
             def weights(codes: ir.Value, c: int) -> ir.Value:
@@ -115,17 +117,24 @@ def _tile(typingctx, codes_at, scales_at, x_at, out_at, groups, out_stride, bloc
                         builder.store(_fma(builder, xs, w[c], builder.load(sums[r][c])), sums[r][c])
 
             # a loop, not unrolled: unrolled, LLVM dequantises a whole group ahead of the sums and spills it
-            with cgutils.for_range(builder, ir.Constant(_I64, GROUP)) as ks:
-                k = ks.index
-                codes = [_load(builder, _at(builder, blocks[c][2], builder.mul(k, ir.Constant(_I64, LANES))), _BYTES, 1) for c in range(c_count)]
-                accumulate(k, [weights(code, c) for c, code in enumerate(codes)])
+            if halves:  # 16 bytes a pair of k's: k in the low nibbles, k + 16 in the high ones
+                with cgutils.for_range(builder, ir.Constant(_I64, GROUP // 2)) as pairs:
+                    k = pairs.index
+                    codes = [_load(builder, _at(builder, blocks[c][2], builder.mul(k, ir.Constant(_I64, LANES))), _BYTES, 1) for c in range(c_count)]
+                    accumulate(k, [weights(builder.and_(code, ir.Constant(_BYTES, [15] * LANES)), c) for c, code in enumerate(codes)])
+                    accumulate(_at(builder, k, GROUP // 2), [weights(builder.lshr(code, ir.Constant(_BYTES, [4] * LANES)), c) for c, code in enumerate(codes)])
+            else:
+                with cgutils.for_range(builder, ir.Constant(_I64, GROUP)) as ks:
+                    k = ks.index
+                    codes = [_load(builder, _at(builder, blocks[c][2], builder.mul(k, ir.Constant(_I64, LANES))), _BYTES, 1) for c in range(c_count)]
+                    accumulate(k, [weights(code, c) for c, code in enumerate(codes)])
         for r in range(r_count):
             for c in range(c_count):
                 target = _at(builder, out_at, builder.mul(out_stride, ir.Constant(_I64, r * FLOAT_BYTES)), LANES * c * FLOAT_BYTES)
                 builder.store(builder.load(sums[r][c]), builder.inttoptr(target, ir.PointerType(_VEC))).align = FLOAT_BYTES
         return context.get_dummy_value()
 
-    return types.void(*([types.int64] * 7), rows, cols), codegen
+    return types.void(*([types.int64] * 7), rows, cols, nibbles), codegen
 
 
 @njit(inline="always")
@@ -152,7 +161,7 @@ def tile_major(x, tiles):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop):  # type: ignore[no-untyped-def]
+def _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop, nibbles):  # type: ignore[no-untyped-def]
     """out[:, 16 first : 16 stop] = x . W[blocks first..stop).T, all operands by address (see `multiply`)."""
     k = groups * GROUP
     block_scales = groups * 2 * LANES * SCALE_BYTES
@@ -166,52 +175,46 @@ def _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, strid
             o_at = out_at + (start * stride + block * LANES) * FLOAT_BYTES
             left = stop - block
             cols = 4 if rows == 1 and left >= 4 else 2 if rows == 2 and left >= 2 else 1  # chains enough to hide latency
-            if rows == 16:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1)
-            elif rows == 8:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1)
-            elif rows == 4:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1)
-            elif rows == 2 and cols == 2:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2)
-            elif rows == 2:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1)
-            elif cols == 4:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4)
+            if nibbles:
+                if rows == 16:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1, 1)
+                elif rows == 8:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1, 1)
+                elif rows == 4:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1, 1)
+                elif rows == 2 and cols == 2:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2, 1)
+                elif rows == 2:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1, 1)
+                elif cols == 4:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4, 1)
+                else:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1, 1)
             else:
-                _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1)
+                if rows == 16:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1, 0)
+                elif rows == 8:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1, 0)
+                elif rows == 4:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1, 0)
+                elif rows == 2 and cols == 2:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2, 0)
+                elif rows == 2:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1, 0)
+                elif cols == 4:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4, 0)
+                else:
+                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1, 0)
             block += cols
         start += rows
 
 
 @njit(cache=True, nogil=True)
-def multiply(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop):  # type: ignore[no-untyped-def]
+def multiply(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop, nibbles):  # type: ignore[no-untyped-def]
     """out[:, 16 first : 16 stop] = x . W[blocks first..stop).T, by address: tiles (x [m, K] as `tile_major` lays it
-    out; x itself for one row) float32, codes [NB, G, 512] uint8 (block_codes bytes a block), scales
-    [NB, G, 2, 16] float16, out [m, stride] float32."""
-    _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop)
-
-
-JOB_FIELDS = 10  # a job's operands as `serve` reads them, after the posted and done counters
-
-
-@njit(cache=True, nogil=True)
-def serve(job_at, checks):  # type: ignore[no-untyped-def]
-    """A worker's loop (kernels/_kernel_threads.py): run each job posted at job_at (int64: posted, done, then the
-    JOB_FIELDS operands of `_blocks`), publishing it done; return after `checks` reads that found nothing."""
-    idle = 0
-    while idle < checks:
-        posted = read_acquire(job_at)
-        if posted == read_acquire(job_at + 8):
-            idle += 1
-            continue
-        f = [read_acquire(job_at + 8 * (2 + i)) for i in range(JOB_FIELDS)]
-        _blocks(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9])
-        write_release(job_at + 8, posted)
-        idle = 0
-
-
-_WORKERS = SpinningWorkers(serve, JOB_FIELDS)
+    out; x itself for one row) float32, codes [NB, G, 512 or 256 (nibbles)] uint8 (block_codes bytes a block),
+    scales [NB, G, 2, 16] float16, out [m, stride] float32."""
+    _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop, nibbles)
 
 
 class GroupWeights:
@@ -221,15 +224,17 @@ class GroupWeights:
         if codes.dtype != np.uint8 or scales.dtype != np.uint16 or not (codes.flags.c_contiguous and scales.flags.c_contiguous):
             raise ValueError("codes must be C-contiguous uint8 and scales C-contiguous uint16")
         blocks, groups, width = codes.shape
-        if width != CODE_BYTES or scales.shape != (blocks, groups, 2, LANES):
+        if width not in (CODE_BYTES, NIBBLE_BYTES) or scales.shape != (blocks, groups, 2, LANES):
             raise ValueError(f"codes {codes.shape} and scales {scales.shape} are not the kernel's layout")
         self.codes, self.scales = codes, scales  # kept alive: the addresses below point into them
         self.blocks, self.groups, self.inputs = blocks, groups, groups * GROUP
+        self.nibbles = int(width == NIBBLE_BYTES)
         self._operands = (int(codes.ctypes.data), int(scales.ctypes.data), groups * width, groups)
 
-    def product(self, x: torch.Tensor, parts: int = 1) -> torch.Tensor:
-        """x [M, K] float32 C-contiguous -> float32 [M, 16 NB], split by column blocks over `parts` threads:
-        this one and parts - 1 workers."""
+    def split(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, tuple[int, ...], list[tuple[int, int]]]:
+        """x [M, K] float32 C-contiguous -> (out float32 [M, 16 NB] to fill, the operands `multiply` takes before
+        `first`, the (first, stop) block ranges of `parts` pieces). The tiles the operands point to are out's
+        `_tiles` attribute's: keep out alive until every piece is computed."""
         m = len(x)
         if x.shape != (m, self.inputs) or x.dtype != torch.float32 or not x.is_contiguous():
             raise ValueError(f"x must be C-contiguous float32 [M, {self.inputs}], not {tuple(x.shape)} {x.dtype}")
@@ -238,23 +243,29 @@ class GroupWeights:
         if m > 1:
             tiles = torch.empty(m * self.inputs)
             tile_major(x.numpy(), tiles.numpy())
-        head = (tiles.data_ptr(), m, *self._operands, out.data_ptr(), self.blocks * LANES)
+        out._tiles = tiles  # type: ignore[attr-defined]
         parts = max(1, min(parts, self.blocks))
         bounds = [self.blocks * part // parts for part in range(parts + 1)]
-        if parts == 1:
-            multiply(*head, 0, self.blocks)
-        else:
-            jobs = [(*head, first, stop) for first, stop in zip(bounds[1:-1], bounds[2:])]
-            _WORKERS.run(jobs, lambda: multiply(*head, 0, bounds[1]))
+        operands = (tiles.data_ptr(), m, *self._operands, out.data_ptr(), self.blocks * LANES)
+        return out, operands, list(zip(bounds, bounds[1:]))
+
+    def product(self, x: torch.Tensor) -> torch.Tensor:
+        """x [M, K] float32 C-contiguous -> float32 [M, 16 NB], on this thread."""
+        out, operands, ((first, stop),) = self.split(x, 1)
+        multiply(*operands, first, stop, self.nibbles)
         return out
 
 
-def pack(codes: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """codes uint8 [n, K] (n a multiple of 16), scale / offset float32 [n, G] -> (codes [n/16, G, 512] uint8,
+def pack(codes: np.ndarray, scale: np.ndarray, offset: np.ndarray, nibbles: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """codes uint8 [n, K] (n a multiple of 16; below 16 for `nibbles`), scale / offset float32 [n, G] -> (codes
+    [n/16, G, 512 or 256] uint8,
     scales [n/16, G, 2, 16] uint16: the float16 bits of scale, then offset)."""
     n, k = codes.shape
     blocks, groups = n // LANES, k // GROUP
     by_block = codes.reshape(blocks, LANES, groups, GROUP).transpose(0, 2, 3, 1)  # [NB, G, 32 k, 16 outputs]
     halves = np.stack([scale.reshape(blocks, LANES, groups), offset.reshape(blocks, LANES, groups)], axis=1)  # [NB, 2, 16, G]
-    scales = halves.transpose(0, 3, 1, 2).astype(np.float16)  # [NB, G, 2, 16]
-    return np.ascontiguousarray(by_block, dtype=np.uint8).reshape(blocks, groups, CODE_BYTES), np.ascontiguousarray(scales).view(np.uint16)
+    with np.errstate(over="ignore"):  # a value past float16's range becomes inf: callers check
+        scales = halves.transpose(0, 3, 1, 2).astype(np.float16)  # [NB, G, 2, 16]
+    if nibbles:  # codes below 16: k and k + 16 share a byte
+        by_block = by_block[:, :, : GROUP // 2] | (by_block[:, :, GROUP // 2 :] << 4)
+    return np.ascontiguousarray(by_block, dtype=np.uint8).reshape(blocks, groups, -1), np.ascontiguousarray(scales).view(np.uint16)

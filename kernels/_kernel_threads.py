@@ -24,7 +24,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-SPIN_CHECKS = 20_000  # idle reads of a job slot before a worker sleeps (~60 us here)
+SPIN_CHECKS = 2_000_000  # idle reads of a job slot before a worker sleeps (~5 ms here: a step's gaps between jobs)
 WAIT_ROUND = 1_000_000  # reads of a done counter between checks that the worker still lives
 _WORD = ir.IntType(64)
 

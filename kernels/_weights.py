@@ -27,7 +27,6 @@ from kernels._linear import (
     DenseLinear,
     DequantLinear,
     GroupLinear,
-    Int4PackedLinear,
     Int8Linear,
     agreement,
     concat_affine,
@@ -35,7 +34,7 @@ from kernels._linear import (
 )
 from kernels._quants import AFFINE_BITS, GroupAffine, dequantize, group_affine
 
-Linear = DenseLinear | DequantLinear | GroupLinear | Int4PackedLinear | Int8Linear
+Linear = DenseLinear | DequantLinear | GroupLinear | Int8Linear
 LinearMode = Literal["fused", "fallback"]
 SELF_TEST_COSINE = 0.999
 SELF_TEST_ROWS = 256
@@ -86,8 +85,6 @@ class LinearGroup:
 
 
 def _input_dtype(layer: Linear) -> torch.dtype:
-    if isinstance(layer, Int4PackedLinear):
-        return layer.dtype
     if isinstance(layer, Int8Linear):
         return torch.bfloat16
     if isinstance(layer, DenseLinear):
@@ -195,11 +192,9 @@ class WeightLoader:
             rows, cols = sum(s.rows for s in run), first.cols
             if self.mode == "fused":
                 bits = max(AFFINE_BITS[s.qtype] for s in run)
-                kind = "group" if bits > 4 else "int4"
-                build = (lambda: self._grouped(run, rows, cols, bias)) if bits > 4 else (lambda: self._int4(run, rows, cols, bits, bias))
                 fast = self._self_tested(
-                    kind,
-                    build=build,
+                    "group" if bits > 4 else "group4",
+                    build=lambda: self._grouped(run, rows, cols, bits, bias),
                     reference=lambda: DequantLinear(next(self._affine_blocks(run))),  # the first rows
                 )
                 if fast is not None:
@@ -256,24 +251,13 @@ class WeightLoader:
             weight[start : start + len(values)] = torch.from_numpy(values)
         return DenseLinear(weight)
 
-    def _int4(self, run: list[_Source], rows: int, cols: int, bits: int, bias: torch.Tensor | None) -> Int4PackedLinear:
-        """Packed from the file, or read back from the packed cache when an earlier load packed it."""
-        key = _cache_key(run, "int4")
-        stored = self.packed.load(key, Int4PackedLinear.packed_shapes(rows, cols, bits)) if self.packed else None
-        if stored is not None:
-            return Int4PackedLinear.from_packed(stored["packed"], stored["scales_zeros"], rows, cols, bits, bias)
-        layer = Int4PackedLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias)
-        if self.packed is not None and layer.packed is not None:
-            self.packed.store(key, {"packed": layer.packed, "scales_zeros": layer.scales_zeros})
-        return layer
-
-    def _grouped(self, run: list[_Source], rows: int, cols: int, bias: torch.Tensor | None) -> GroupLinear:
-        """Codes wider than 4 bits in the group kernel's layout, packed or read back from the packed cache."""
+    def _grouped(self, run: list[_Source], rows: int, cols: int, bits: int, bias: torch.Tensor | None) -> GroupLinear:
+        """Packed in the group kernel's layout from the file, or read back from the packed cache when an earlier load packed it."""
         key = _cache_key(run, "group")
-        stored = self.packed.load(key, GroupLinear.packed_shapes(rows, cols)) if self.packed else None
+        stored = self.packed.load(key, GroupLinear.packed_shapes(rows, cols, bits)) if self.packed else None
         if stored is not None:
-            return GroupLinear(stored["codes"], stored["scales"], rows, cols, bias)
-        layer = GroupLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bias)
+            return GroupLinear(stored["codes"], stored["scales"], rows, cols, bits, bias)
+        layer = GroupLinear.from_row_blocks(self._affine_blocks(run), rows, cols, bits, bias)
         if self.packed is not None:
             self.packed.store(key, {"codes": layer.codes, "scales": layer.scales})
         return layer

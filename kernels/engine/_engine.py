@@ -18,6 +18,7 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
 from kernels._errors import GenerationError
+from kernels._kernel_jobs import set_threads
 from kernels._model import LlamaModel
 from kernels._sampling import SamplingParams
 from kernels._tokenizer import GGUFTokenizer
@@ -94,6 +95,7 @@ class Engine:
         self.masks = MaskFiller(model.config.vocab_size)
         self.requests: dict[int, Request] = {}
         self.threads = torch.get_num_threads()  # the creating thread's setting: heavier steps use them all
+        set_threads(self.threads)  # our CPU kernels split over them in every step, light ones too
         light = config.light_step_tokens
         self.light_step_tokens = light if light is not None else LIGHT_STEP_BYTES // weight_bytes if weight_bytes else 0
         self.light_steps = 0  # steps run on one thread

@@ -1,4 +1,4 @@
-"""The fast linear layers against the plain dequantisation: int4 and the group kernel for group-affine formats, int8 for Q6_K."""
+"""The fast linear layers against the plain dequantisation: the group kernel for group-affine formats, int8 for Q6_K."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from kernels._linear import (
     DenseLinear,
     DequantLinear,
     GroupLinear,
-    Int4PackedLinear,
     Int8Linear,
     agreement,
     concat_affine,
@@ -46,22 +45,18 @@ def test_fused_matmul_matches_dequantised_weights(qtype: Q, rows: int, tokens: i
     exact = x.double() @ torch.from_numpy(dequantize(raw, qtype, (rows, cols))).double().T  # [T, N]
     fallback = DequantLinear(affine)(x)
     assert torch.allclose(fallback.double(), exact, rtol=1e-4, atol=1e-4)
-    if affine.bits > 4:  # bytes through the group kernel: float32 sums of float16 scales and offsets
-        blocks = [slice_affine(affine, row, row + PACK_ROWS) for row in range(0, rows, PACK_ROWS)]
-        layer = GroupLinear.from_row_blocks(iter(blocks), rows, cols)
-        fused = layer(x)
-        assert fused.shape == (tokens, rows) and fused.dtype == torch.float32
-        exact_scales = qtype == Q.Q8_0  # GGUF's own float16 scales: the reference's weights exactly
-        error = (fused.double() - exact).abs().max() / exact.abs().max()  # else scales rounded to float16 (2^-11)
-        assert error <= (1e-6 if exact_scales else 2**-10), error
-        weights = torch.from_numpy(dequantize(raw, qtype, (rows, cols)))
-        assert torch.equal(layer.dequantized(), weights) if exact_scales else (layer.dequantized() - weights).abs().max() <= 2**-10 * weights.abs().max()
-        return
-    fused = Int4PackedLinear(affine)(x)
-    assert fused.shape == (tokens, rows)
-    assert agreement(fused, exact.float()) >= 0.999
-    exact_fp32 = Int4PackedLinear(affine, dtype=torch.float32)(x)
-    assert torch.allclose(exact_fp32.double(), exact, rtol=1e-3, atol=1e-3)
+    blocks = [slice_affine(affine, row, row + PACK_ROWS) for row in range(0, rows, PACK_ROWS)]
+    layer = GroupLinear.from_row_blocks(iter(blocks), rows, cols, affine.bits)
+    fused = layer(x)
+    assert fused.shape == (tokens, rows) and fused.dtype == torch.float32
+    exact_scales = qtype in (Q.Q8_0, Q.Q4_0, Q.Q4_1)  # GGUF's own float16 scales: the reference's weights exactly
+    error = (fused.double() - exact).abs().max() / exact.abs().max()  # else scales rounded to float16 (2^-11)
+    assert error <= (1e-6 if exact_scales else 2**-10), error
+    weights = torch.from_numpy(dequantize(raw, qtype, (rows, cols)))
+    if exact_scales:
+        assert torch.equal(layer.dequantized(), weights)
+    else:
+        assert (layer.dequantized() - weights).abs().max() <= 2**-10 * weights.abs().max()
 
 
 def test_weights_of_different_widths_are_not_concatenated() -> None:
@@ -94,38 +89,29 @@ def test_q6k_as_per_row_int8_stays_within_its_rounding_bound(rows: int) -> None:
     assert agreement(layer(x), x.double() @ torch.from_numpy(exact).double().T) >= 0.999
 
 
-def test_packing_in_row_blocks_equals_packing_the_whole_matrix() -> None:
-    affine = group_affine(sane_blocks(Q.Q4_1, 1024 + 48, 128, 3), Q.Q4_1, (1024 + 48, 128))
-    assert affine is not None
-    whole = torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(affine.codes.astype(np.int32)), 2)
-    blocks = [slice_affine(affine, row, row + PACK_ROWS) for row in range(0, 1024 + 48, PACK_ROWS)]
-    layer = Int4PackedLinear.from_row_blocks(iter(blocks), 1024 + 48, 128, 4)
-    assert torch.equal(layer.packed, whole)
-    with pytest.raises(ValueError, match="row block"):
-        Int4PackedLinear.from_row_blocks(iter(blocks[1:]), 1024 + 48, 128, 4)
-    with pytest.raises(ValueError, match="up to 4 bits"):
-        Int4PackedLinear.packed_shapes(16, 64, 8)
-
-
-def test_group_layout_in_row_blocks_equals_the_whole_matrix_and_refuses_what_float16_cannot_hold() -> None:
+@pytest.mark.parametrize("qtype", [Q.Q8_0, Q.Q4_1], ids=lambda t: t.name)
+def test_group_layout_in_row_blocks_equals_the_whole_matrix_and_refuses_what_float16_cannot_hold(qtype: Q) -> None:
     rows = 1024 + 40
-    affine = group_affine(sane_blocks(Q.Q8_0, rows, 128, 5), Q.Q8_0, (rows, 128))
+    affine = group_affine(sane_blocks(qtype, rows, 128, 5), qtype, (rows, 128))
     assert affine is not None
     blocks = [slice_affine(affine, row, row + PACK_ROWS) for row in range(0, rows, PACK_ROWS)]
-    layer = GroupLinear.from_row_blocks(iter(blocks), rows, 128)
-    assert layer.codes.shape == (-(-rows // 16), 4, 512)
-    assert torch.equal(layer.dequantized(), torch.from_numpy(affine.codes * np.repeat(affine.scale, 32, axis=1) + np.repeat(affine.offset, 32, axis=1)))
-    again = GroupLinear(layer.codes, layer.scales, rows, 128)
+    layer = GroupLinear.from_row_blocks(iter(blocks), rows, 128, affine.bits)
+    assert layer.codes.shape == (-(-rows // 16), 4, 512 if affine.bits > 4 else 256)
+    weights = affine.codes * np.repeat(affine.scale, 32, axis=1) + np.repeat(affine.offset, 32, axis=1)
+    assert torch.equal(layer.dequantized(), torch.from_numpy(weights))
+    again = GroupLinear(layer.codes, layer.scales, rows, 128, affine.bits)
     x = torch.randn(5, 128)
     assert torch.equal(again(x), layer(x))
     with pytest.raises(ValueError, match="row block"):
-        GroupLinear.from_row_blocks(iter(blocks[1:]), rows, 128)
+        GroupLinear.from_row_blocks(iter(blocks[1:]), rows, 128, affine.bits)
     with pytest.raises(ValueError, match="expected"):
-        GroupLinear(layer.codes, layer.scales, rows + 16, 128)
+        GroupLinear(layer.codes, layer.scales, rows + 16, 128, affine.bits)
+    with pytest.raises(ValueError, match="expected"):
+        GroupLinear(layer.codes, layer.scales, rows, 128, 12 - affine.bits)  # the other width's layout
     huge = slice_affine(affine, 0, 16)
     huge.scale[3, 1] = 1e6  # past float16's range
     with pytest.raises(ValueError, match="float16"):
-        GroupLinear.from_row_blocks(iter([huge]), 16, 128)
+        GroupLinear.from_row_blocks(iter([huge]), 16, 128, affine.bits)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -21,6 +21,7 @@ from kernels._cpu_attention import attend_contiguous, attend_rows, check_operand
 from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
+from kernels._kernel_jobs import set_threads
 from kernels.engine._shared_attention import SPLIT_ROWS, Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan, plan_step
 
@@ -196,17 +197,17 @@ def test_a_step_split_over_threads_gives_every_row_the_bits_of_one_thread(head_d
     kv = random_kv(300, 13, head_dim)
     queries = torch.randn(len(lengths), HEADS, head_dim)
     step = plan(lengths, tables)
-    threads = torch.get_num_threads()
+    previous = set_threads(1)
     try:
-        torch.set_num_threads(1)
         one = attend(kv, queries, step)
         for count in (2, 3):
-            torch.set_num_threads(count)
+            set_threads(count)
             work = Workspace()
             assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries, step, work), one)
             assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries[:SPLIT_ROWS], plan(lengths[:SPLIT_ROWS], tables[:SPLIT_ROWS]), work), one[:SPLIT_ROWS])
+            assert work.rows is not None and len(work.rows.chunks) == min(count, SPLIT_ROWS // 2)
     finally:
-        torch.set_num_threads(threads)
+        set_threads(previous)
 
 
 def test_rows_sharing_first_pages_are_ordered_side_by_side() -> None:

@@ -12,7 +12,7 @@ from gguf import GGMLQuantizationType as Q
 from gguf import quants as gguf_quants
 
 from kernels._gguf_file import GGUFFile
-from kernels._linear import DenseLinear, DequantLinear, GroupLinear, Int4PackedLinear, Int8Linear, agreement
+from kernels._linear import DenseLinear, DequantLinear, GroupLinear, Int8Linear, agreement
 from kernels._quants import dequantize
 from kernels._weights import Embedding, OutputHead, WeightLoader
 from tests.kernels.test_linear import random_q6k
@@ -59,7 +59,7 @@ def test_each_format_becomes_its_layer_and_computes_the_file_values(mixed: Path,
         assert loader.mode == mode, loader.fallback_reason
         kinds = [type(part) for part in group.parts]
         if mode == "fused":  # the two 4-bit weights share one layer; the 8-bit one cannot join them
-            assert kinds == [Int4PackedLinear, GroupLinear, Int8Linear, DenseLinear, DenseLinear, DenseLinear]
+            assert kinds == [GroupLinear, GroupLinear, Int8Linear, DenseLinear, DenseLinear, DenseLinear]
             assert [p.weight.dtype for p in group.parts[3:]] == [torch.bfloat16, torch.bfloat16, torch.float32]  # type: ignore[union-attr]
         else:
             assert kinds == [DequantLinear, DequantLinear, DenseLinear, DenseLinear, DenseLinear, DenseLinear]
@@ -79,17 +79,17 @@ def test_rows_in_a_given_order_carry_their_bias(mixed: Path) -> None:
 
 def test_a_bfloat16_output_head_is_float32_exact_near_the_top(mixed: Path) -> None:
     with GGUFFile(mixed) as file:
-        head = OutputHead(WeightLoader(file, "fused").linear(["q4"], [(48, 256)]), Embedding(file, "q4"))
+        head = OutputHead(WeightLoader(file, "fused").linear(["q6"], [(300, 256)]), Embedding(file, "q6"))
         x = torch.randn(4, 256, generator=torch.Generator().manual_seed(6)) * 3
         fast, refined = head.fast.whole(x).float(), head.whole(x)
-        truth = x.double() @ exact(file, "q4").double().T  # [4, 48]
+        truth = x.double() @ exact(file, "q6").double().T  # [4, 300]
         near = truth >= truth.max(-1, keepdim=True).values - 1.0
         assert (fast.double() - truth)[near].abs().max() > 1e-3  # bfloat16 outputs: the refinement has work
         assert (refined.double() - truth)[near].abs().max() < 1e-4
         assert torch.equal(refined.argmax(-1), truth.argmax(-1))
 
 
-def test_an_8_bit_output_head_sums_in_float32_and_needs_no_refinement(mixed: Path) -> None:
+def test_a_group_output_head_sums_in_float32_and_needs_no_refinement(mixed: Path) -> None:
     with GGUFFile(mixed) as file:
         head = OutputHead(WeightLoader(file, "fused").linear(["q8"], [(32, 256)]), Embedding(file, "q8"))
         assert isinstance(head.fast.parts[0], GroupLinear)
@@ -102,11 +102,11 @@ def test_an_8_bit_output_head_sums_in_float32_and_needs_no_refinement(mixed: Pat
 
 def test_the_output_head_refines_at_most_its_limit_per_row(mixed: Path) -> None:
     with GGUFFile(mixed) as file:
-        head = OutputHead(WeightLoader(file, "fused").linear(["q4"], [(48, 256)]), Embedding(file, "q4"))
+        head = OutputHead(WeightLoader(file, "fused").linear(["q6"], [(300, 256)]), Embedding(file, "q6"))
         head.MOST_REFINED = 4
         x = torch.randn(3, 256, generator=torch.Generator().manual_seed(7)) * 1e-3  # every logit within the margin
         fast, refined = head.fast.whole(x).float(), head.whole(x)
-        truth = x.double() @ exact(file, "q4").double().T  # [3, 48]
+        truth = x.double() @ exact(file, "q6").double().T  # [3, 300]
         changed = refined != fast
         assert changed.sum(-1).max() <= 4 and changed.any()
         top = fast.topk(4, dim=-1).indices
