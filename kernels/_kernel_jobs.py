@@ -5,10 +5,14 @@ Every piece of parallel work of a CPU step goes through these workers, so no thi
 with a spinning one for a core. A job slot holds the job's kind, then its operands as int64 words (addresses,
 sizes; the attention's scale as the bits of a float64); the worker rebuilds the arrays from them.
 `threads()` is how many threads the kernels split over: an engine sets it (`set_threads`), and it stays the
-same in steps where torch runs on one thread.
+same in steps where torch runs on one thread. Before torch's own multi-threaded ops (prompt attention) the
+workers are sent to sleep (`rest`) instead of spinning beside torch's threads; at exit they are brought out
+of the compiled loop before the interpreter unloads it.
 """
 
 from __future__ import annotations
+
+import atexit
 
 import numba
 import numpy as np
@@ -21,12 +25,12 @@ from kernels._cpu_attention import _attend_rows
 from kernels._group_matmul import GroupWeights, multiply
 from kernels._kernel_threads import SpinningWorkers, read_acquire, write_release
 
-GEMM, ATTENTION = 0, 1
+GEMM, ATTENTION, REST = 0, 1, 2
 JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
     "_cpu_attention.py": "8f3db13904bc6a97653e860ed45d6eb1aafc4230b7d2119b62642716823a1577",
     "_group_matmul.py": "45a21e3a01c3020e1850020f0d53c378c4043fdd20bc848a8826b05b5823b20b",
-    "_kernel_threads.py": "cd753a09d72f1a325158cf732cf116370b5368331d3371bad1e81e935b573a10",
+    "_kernel_threads.py": "1daa1a0368135a370b951551961c17102a72b13389d6b21547d5ebeb2b136084",
 }
 _threads: int | None = None
 
@@ -83,13 +87,21 @@ def serve(job_at, checks):  # type: ignore[no-untyped-def]
         f = [read_acquire(job_at + 8 * (2 + i)) for i in range(JOB_FIELDS)]
         if f[0] == GEMM:
             multiply(f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11])  # compiled once, called
-        else:
+        elif f[0] == ATTENTION:
             _attention(f)
         write_release(job_at + 8, posted)
+        if f[0] == REST:  # sleep now: torch's own threads are about to want the cores
+            return
         idle = 0
 
 
 WORKERS = SpinningWorkers(serve, JOB_FIELDS)
+
+
+@atexit.register
+def _stop_spinning() -> None:
+    """Bring every worker out of its compiled loop before the interpreter unloads the code it runs."""
+    WORKERS.post_all((REST,), wait=True)
 
 
 def set_threads(count: int | None) -> int | None:
@@ -102,6 +114,11 @@ def set_threads(count: int | None) -> int | None:
 
 def threads() -> int:
     return _threads if _threads is not None else torch.get_num_threads()
+
+
+def rest() -> None:
+    """Let the workers sleep now rather than spin (before torch's multi-threaded ops: prompt attention)."""
+    WORKERS.post_all((REST,))
 
 
 def product(weights: GroupWeights, x: torch.Tensor, parts: int) -> torch.Tensor:

@@ -100,6 +100,14 @@ class SpinningWorkers:
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
+    def post_all(self, job: Sequence[int], wait: bool = False) -> None:
+        """Post `job` to every worker there is; with `wait`, return once each has done it."""
+        with self._lock:
+            if self._pid == os.getpid():
+                posted = [(worker, worker.post(job)) for worker in self._workers]
+                for worker, count in posted if wait else ():
+                    worker.wait(count)
+
     def run(self, jobs: Sequence[Sequence[int]], own: Callable[[], object]) -> None:
         """Post each job to a worker, call `own()` here, and return once every job is done."""
         with self._lock:

@@ -19,6 +19,7 @@ from kernels._cpu_attention import attend_contiguous
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
+from kernels._kernel_jobs import rest
 from kernels._kv_cache import KVCache
 from kernels._prefill_attention import prefill_attention
 from kernels._weights import Embedding, LinearGroup, LinearMode, OutputHead, WeightLoader
@@ -174,6 +175,7 @@ class LlamaModel:
         """queries float32 [T, NH, D]; keys, values [NKV, capacity, D] holding positions 0 .. start + T -> [T, NH * D]."""
         c, t = self.config, queries.shape[0]
         end = start + t
+        rest()  # torch's threads compute it: the kernels' workers sleep meanwhile
         return prefill_attention(  # causal: query i sees keys 0 .. start + i
             queries.transpose(0, 1)[None], keys[None, :, :end], values[None, :, :end], None,  # [1, NH, T, D], [1, NKV, S, D]
         )[0].transpose(0, 1).reshape(t, c.heads * c.head_dim)  # fmt: skip

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels import _fused_cpu as fused
+from kernels._kernel_jobs import rest
 from kernels._model import Rope
 from kernels._prefill_attention import prefill_attention
 from kernels.engine._shared_attention import Workspace, shared_decode_attention
@@ -154,6 +155,8 @@ class TorchOps:
             v = values.index_select(1, plan.decode_slots.flatten()).view(kv_heads, rows, longest, d).transpose(0, 1)
             out = F.scaled_dot_product_attention(queries[:b, :, None, :], k, v, attn_mask=plan.decode_mask, enable_gqa=heads != kv_heads)
             parts.append(out.reshape(b, heads * d))  # [B, NH, 1, D] -> [B, NH * D]
+        if plan.prefills:
+            rest()  # prompt attention is torch's, on torch's threads: the kernels' workers sleep meanwhile
         for prefill in plan.prefills:
             q = queries[prefill.rows].transpose(0, 1)[None]  # [1, NH, T, D]
             k = self._work.gather("prefill_k", keys, prefill.key_slots)[None]  # [1, NKV, S, D]
