@@ -13,6 +13,9 @@ key and head triple on a Cascade Lake core. These write the vectors out:
   key by key in order (fused multiply-adds), with the accumulators in registers, one 16-lane chunk at a
   time.
 - `row_max`: the largest score of a row (the softmax's shift), 16 lanes at a time.
+- `row_sum`: the sum of a row (the softmax's denominator) in a fixed order: 16 running lane sums, a fixed
+  tree over the lanes, then the tail in order. No fast-math reassociation, so every compilation of a caller
+  (the caller's own, and the copy inside the kernels' worker loop) gives the same bits.
 
 The first two need D to be a multiple of 16 (kernels/_cpu_attention.py keeps a plain loop for other sizes). A
 chunk count given as a constant at the call site (head sizes 64 and 128 there) unrolls the chunks, so
@@ -214,5 +217,31 @@ def row_max(typingctx, row_at, count):  # type: ignore[no-untyped-def]
         with cgutils.for_range_slice(builder, whole, count, ir.Constant(_I64, 1)) as (index, _):
             builder.store(builder.call(one, [builder.load(tail), builder.load(builder.gep(row, [index]))]), tail)
         return builder.load(tail)
+
+    return types.float32(types.int64, types.int64), codegen
+
+
+@intrinsic
+def row_sum(typingctx, row_at, count):  # type: ignore[no-untyped-def]
+    """The sum of `count` float32 at row_at: lane l sums elements l, l + 16, ... of the whole 16-element blocks in
+    order, the lanes meet in a fixed tree (l with l + 8, then + 4, + 2, + 1), then the tail is added in order."""
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        row_at, count = args
+        row = _floats(builder, row_at)
+        lanes = cgutils.alloca_once_value(builder, ir.Constant(_VEC, [0.0] * LANES))
+        whole = builder.mul(builder.udiv(count, ir.Constant(_I64, LANES)), ir.Constant(_I64, LANES))
+        with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), whole, ir.Constant(_I64, LANES)) as (start, _):
+            builder.store(builder.fadd(builder.load(lanes), _vector_at(builder, row, start)), lanes)
+        vector = builder.load(lanes)
+        width = LANES
+        while width > 1:
+            width //= 2
+            upper = builder.shuffle_vector(vector, vector, _mask([(lane + width) % LANES for lane in range(LANES)]))
+            vector = builder.fadd(vector, upper)
+        total = cgutils.alloca_once_value(builder, builder.extract_element(vector, ir.Constant(_I32, 0)))
+        with cgutils.for_range_slice(builder, whole, count, ir.Constant(_I64, 1)) as (index, _):
+            builder.store(builder.fadd(builder.load(total), builder.load(builder.gep(row, [index]))), total)
+        return builder.load(total)
 
     return types.float32(types.int64, types.int64), codegen

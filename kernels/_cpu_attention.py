@@ -12,9 +12,11 @@ but the first; no row's arithmetic changes with that. Rows may be split over thr
 Slots past a row's length are never read (they may hold anything). Head sizes that are multiples of 16
 (all the common ones) run the scores and value sums as explicit 16-lane vector code
 (kernels/_attention_blocks.py; for 8-16 rows sharing a 1,050-token brief, 2x faster with the brief
-in the cache, 1.55x from memory); other sizes run plain loops, where fastmath lets LLVM reassociate
-the dot products into vector lanes. Either way the arithmetic is fixed for the compiled function,
-and the same function serves every row. exp is a vectorisable polynomial (libm's expf is a scalar call).
+in the cache, 1.55x from memory); other sizes run plain loops. Nothing is compiled with fast-math: the
+kernel is compiled twice (here, and inside the worker loop of kernels/_kernel_jobs.py), and with
+reassociation allowed the two copies summed some rows in different orders (a head size of 8 showed it);
+without it the arithmetic is the IR's own, the same in every copy. The softmax's sum is an explicit
+16-lane loop for that reason (`row_sum`). exp is a vectorisable polynomial (libm's expf is a scalar call).
 
 numba's disk cache knows a kernel by the text of its own file only, so `DEPENDENCY_HASHES` records the
 files these kernels call into: a change there changes this file, and nothing compiled before is loaded
@@ -29,12 +31,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels._attention_blocks import LANES, row_max, score_block, value_run
+from kernels._attention_blocks import LANES, row_max, row_sum, score_block, value_run
 from kernels._fused_cpu import exp_float32
 
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
-    "_attention_blocks.py": "fe8a6bde58835775f2f49a1e92f9ef425397f127101933deeb33fc6575be5937",
+    "_attention_blocks.py": "649aae4c42b7e993c7928298d09edd0ea11d8d6556156a5da1fa24b95c02fd2a",
     "_fused_cpu.py": "cfa7cfbe19db2dd9d0fe5d6e5be991266347a8b25f41d22325c61508fed79d94",
 }
 
@@ -190,7 +192,7 @@ def _value_runs(values, tables, lengths, rows, page_size, scores, out, pages):  
                     value_run(source, count, chunks, weights, sums)
 
 
-@njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale, scores, out):  # type: ignore[no-untyped-def]
     """keys/values [NKV, slots, D] f32, queries [R, NH, D] f32, tables [R, P] i64, lengths [R] i64, rows [n] i64
     (the rows to attend, in this order), scale f32, scores [R, NH, Smax] f32 (scratch) -> out [R, NH, D] f32."""
@@ -210,12 +212,9 @@ def _attend_rows(keys, values, queries, tables, lengths, rows, page_size, scale,
         for head in range(heads):
             s = scores[r, head]
             top = row_max(s_at + (r * heads + head) * stride * FLOAT_BYTES, lengths[r])
-            total = np.float32(0.0)
             for i in range(lengths[r]):
-                p = exp_float32(s[i] - top)  # x <= 0: a softmax numerator
-                s[i] = p
-                total += p
-            norms[n, head] = np.float32(1.0) / total
+                s[i] = exp_float32(s[i] - top)  # x <= 0: a softmax numerator
+            norms[n, head] = np.float32(1.0) / row_sum(s_at + (r * heads + head) * stride * FLOAT_BYTES, lengths[r])
             out[r, head, :] = np.float32(0.0)
     if blocks:  # value sums, each row's in its position order
         _value_runs(values, tables, lengths, rows, page_size, scores, out, pages)

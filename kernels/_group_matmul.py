@@ -41,7 +41,7 @@ FLOAT_BYTES = 4
 SCALE_BYTES = 2
 CACHE_LINE = 64
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_attention_blocks.py": "fe8a6bde58835775f2f49a1e92f9ef425397f127101933deeb33fc6575be5937",
+    "_attention_blocks.py": "649aae4c42b7e993c7928298d09edd0ea11d8d6556156a5da1fa24b95c02fd2a",
 }
 _F32 = ir.FloatType()
 _VEC = ir.VectorType(_F32, LANES)

@@ -28,8 +28,8 @@ from kernels._kernel_threads import SpinningWorkers, read_acquire, write_release
 GEMM, ATTENTION, REST = 0, 1, 2
 JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_cpu_attention.py": "8f3db13904bc6a97653e860ed45d6eb1aafc4230b7d2119b62642716823a1577",
-    "_group_matmul.py": "45a21e3a01c3020e1850020f0d53c378c4043fdd20bc848a8826b05b5823b20b",
+    "_cpu_attention.py": "c1631039f30595dde6c5ab6ad1ae4b050c32ead5c922c227334c43f2de3a2b26",
+    "_group_matmul.py": "791bfec69cac9ba491ff56a8e0907343a22b29b56f31117d9e41b26ff929ee44",
     "_kernel_threads.py": "1daa1a0368135a370b951551961c17102a72b13389d6b21547d5ebeb2b136084",
 }
 _threads: int | None = None

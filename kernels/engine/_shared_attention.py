@@ -8,11 +8,12 @@ no gathers, no tables of blocks. Each row's scores, softmax and value sum run in
 order, so its numbers do not depend on what it is batched with, nor on how its pages are scattered
 (batch invariance by construction; tests/kernels/test_shared_attention.py asserts it bit for bit).
 
-From SPLIT_ROWS decode rows on, when the kernels have more than one thread (kernels/_kernel_jobs.py), a
-step cuts its rows (in plan order, so rows sharing a brief stay together) into a piece a thread: this
-thread computes the first, the kernels' spinning workers the others (no GIL, no sleeping thread to wake:
-a thread pool's helper took up to ~0.6 ms to start here, against ~1.3 ms for 8 rows of a layer). Each
-row is still computed whole by one call, so its numbers do not change. What a step's rows need beyond each layer's keys and queries (the operand
+When the kernels have more than one thread (kernels/_kernel_jobs.py), a step cuts its rows (in plan order,
+so rows sharing a brief stay together) into a piece a thread, or, for a single row, its key/value heads:
+this thread computes the first piece, the kernels' spinning workers the others (no GIL, no sleeping thread
+to wake: a thread pool's helper took up to ~0.6 ms to start here, against ~1.3 ms for 8 rows of a layer).
+Each head of each row is still computed whole by one call, and no head's arithmetic involves another's,
+so the numbers do not change. What a step's rows need beyond each layer's keys and queries (the operand
 checks, the chunks, the scores buffer) is worked out once for its plan, not once a layer: one row's
 attention took 0.45 ms a layer, 0.15 of it that work (bench/RESULTS.md, Session 8).
 
@@ -31,7 +32,6 @@ from kernels._cpu_attention import attend_rows, check_operands
 from kernels._kernel_jobs import WORKERS, attention_job, threads
 from kernels.engine._step_plan import StepPlan
 
-SPLIT_ROWS = 4  # decode rows from which the attention is split over the step's threads
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class _Rows:
     plan: StepPlan
     threads: int  # the kernels' thread count the split was made for
     scores: np.ndarray  # [R, NH, longest] float32 scratch: the workspace's "decode_scores"
-    chunks: tuple[np.ndarray, ...]  # the rows in plan order, a piece a thread
+    pieces: tuple[tuple[np.ndarray, int, int], ...]  # a thread's rows (in plan order) and key/value heads first..stop
     checked: tuple[tuple[int, ...], tuple[int, ...]]  # the keys' and queries' shapes check_operands passed
 
 
@@ -92,13 +92,23 @@ def shared_decode_attention(keys: torch.Tensor, values: torch.Tensor, queries: t
         step = work.rows = _prepare(k, v, q, plan, work)
     scores = step.scores
     o = out.numpy().reshape(rows, heads, d)
-    own, *others = step.chunks
+    (own, first, stop), *others = step.pieces
     if not others:
         attend_rows(k, v, q, tables, lengths, own, plan.page_size, scores, o)
         return out
-    scale = d**-0.5
-    jobs = [attention_job(k, v, q, tables, lengths, rows_, plan.page_size, scale, scores, o) for rows_ in others]
-    WORKERS.run(jobs, lambda: attend_rows(k, v, q, tables, lengths, own, plan.page_size, scores, o, scale))
+    scale, g = d**-0.5, heads // k.shape[0]
+
+    def views(low: int, high: int) -> tuple[np.ndarray, ...]:  # key/value heads low..high (whole arrays for all)
+        if (low, high) == (0, k.shape[0]):
+            return k, v, q, scores, o
+        return k[low:high], v[low:high], q[:, low * g : high * g], scores[:, low * g : high * g], o[:, low * g : high * g]
+
+    jobs = []
+    for rows_, low, high in others:
+        kp, vp, qp, sp, op = views(low, high)
+        jobs.append(attention_job(kp, vp, qp, tables, lengths, rows_, plan.page_size, scale, sp, op))
+    kp, vp, qp, sp, op = views(first, stop)
+    WORKERS.run(jobs, lambda: attend_rows(kp, vp, qp, tables, lengths, own, plan.page_size, sp, op, scale))
     return out
 
 
@@ -109,6 +119,11 @@ def _prepare(k: np.ndarray, v: np.ndarray, q: np.ndarray, plan: StepPlan, work: 
     scores = work.take("decode_scores", rows, heads, longest).numpy()  # taken here only: the step's rows own it
     out = np.empty_like(q)
     check_operands(k, v, q, plan.decode_tables, plan.decode_lengths, plan.page_size, scores, out)
-    parts = min(threads(), rows // 2) if rows >= SPLIT_ROWS else 1
-    chunks = tuple(np.ascontiguousarray(part) for part in np.array_split(plan.decode_order, parts))
-    return _Rows(plan, threads(), scores, chunks, (k.shape, q.shape))
+    kv_heads = k.shape[0]
+    if rows == 1:  # one row: its key/value heads apart (a view of one row's heads is contiguous; many rows' are not)
+        bounds = np.linspace(0, kv_heads, min(threads(), kv_heads) + 1).round().astype(int)
+        pieces = tuple((plan.decode_order, int(low), int(high)) for low, high in zip(bounds, bounds[1:]))
+    else:
+        parts = np.array_split(plan.decode_order, min(threads(), rows))
+        pieces = tuple((np.ascontiguousarray(part), 0, kv_heads) for part in parts)
+    return _Rows(plan, threads(), scores, pieces, (k.shape, q.shape))

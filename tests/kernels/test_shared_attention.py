@@ -22,7 +22,7 @@ from kernels.engine._ops import PagedKV
 from kernels.engine._scheduler import Batch, Chunk
 from kernels.engine._sequence import Sequence
 from kernels._kernel_jobs import set_threads
-from kernels.engine._shared_attention import SPLIT_ROWS, Workspace, shared_decode_attention
+from kernels.engine._shared_attention import Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan, plan_step
 
 PAGE = 16
@@ -47,9 +47,9 @@ def make_tables(rng: random.Random, prefix_pages: int, lengths: list[int], num_p
     return [list(range(prefix_pages)) + [free.pop() for _ in range(-(-n // PAGE) - prefix_pages)] for n in lengths]
 
 
-def random_kv(num_pages: int, seed: int, head_dim: int = D, page_size: int = PAGE) -> PagedKV:
+def random_kv(num_pages: int, seed: int, head_dim: int = D, page_size: int = PAGE, kv_heads: int = KV_HEADS) -> PagedKV:
     torch.manual_seed(seed)
-    kv = PagedKV(1, num_pages, page_size, KV_HEADS, head_dim)
+    kv = PagedKV(1, num_pages, page_size, kv_heads, head_dim)
     kv.keys.normal_()
     kv.values.normal_()
     return kv
@@ -190,12 +190,13 @@ def test_rows_attended_in_any_order_or_on_threads_side_by_side_get_the_same_bits
 
 
 @pytest.mark.parametrize("head_dim", [D, 64])
-def test_a_step_split_over_threads_gives_every_row_the_bits_of_one_thread(head_dim: int) -> None:
+@pytest.mark.parametrize("kv_heads", [KV_HEADS, 3])
+def test_a_step_split_over_threads_gives_every_row_the_bits_of_one_thread(head_dim: int, kv_heads: int) -> None:
     rng = random.Random(12)
     lengths = [700, 700, 690, 30, 701, 5, 16, 900, 333]
     tables = make_tables(rng, 40, [max(n, 40 * PAGE + 1) for n in lengths], 300)
-    kv = random_kv(300, 13, head_dim)
-    queries = torch.randn(len(lengths), HEADS, head_dim)
+    kv = random_kv(300, 13, head_dim, kv_heads=kv_heads)
+    queries = torch.randn(len(lengths), kv_heads * HEADS // KV_HEADS, head_dim)
     step = plan(lengths, tables)
     previous = set_threads(1)
     try:
@@ -204,8 +205,11 @@ def test_a_step_split_over_threads_gives_every_row_the_bits_of_one_thread(head_d
             set_threads(count)
             work = Workspace()
             assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries, step, work), one)
-            assert torch.equal(shared_decode_attention(kv.keys[0], kv.values[0], queries[:SPLIT_ROWS], plan(lengths[:SPLIT_ROWS], tables[:SPLIT_ROWS]), work), one[:SPLIT_ROWS])
-            assert work.rows is not None and len(work.rows.chunks) == min(count, SPLIT_ROWS // 2)
+            assert work.rows is not None and len(work.rows.pieces) == count
+            for rows in (1, 2):  # one row: split by its key/value heads; two: a row a thread
+                alone = shared_decode_attention(kv.keys[0], kv.values[0], queries[:rows], plan(lengths[:rows], tables[:rows]), work)
+                assert torch.equal(alone, one[:rows])
+                assert work.rows is not None and len(work.rows.pieces) == min(count, kv_heads if rows == 1 else rows)
     finally:
         set_threads(previous)
 
