@@ -197,6 +197,24 @@ def value_run(typingctx, values_at, count, chunks, weights_at, out_at):  # type:
     return types.void(types.int64, types.int64, chunks_type, addresses, addresses), codegen
 
 
+def _fold_blocks(builder: ir.IRBuilder, row: ir.Value, count: ir.Value, combine, start: ir.Value) -> tuple[ir.Value, ir.Value]:  # type: ignore[no-untyped-def]
+    """Fold the whole 16-element blocks of `count` floats at `row` into `start` lane by lane, in order, with
+    `combine(builder, lanes, block)`; the resulting vector, and where the tail after the blocks begins."""
+    lanes = cgutils.alloca_once_value(builder, start)
+    whole = builder.mul(builder.udiv(count, ir.Constant(_I64, LANES)), ir.Constant(_I64, LANES))
+    with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), whole, ir.Constant(_I64, LANES)) as (block, _):
+        builder.store(combine(builder, builder.load(lanes), _vector_at(builder, row, block)), lanes)
+    return builder.load(lanes), whole
+
+
+def _fold_tail(builder: ir.IRBuilder, row: ir.Value, whole: ir.Value, count: ir.Value, combine, start: ir.Value) -> ir.Value:  # type: ignore[no-untyped-def]
+    """Fold the floats whole..count at `row` into the scalar `start`, in order."""
+    total = cgutils.alloca_once_value(builder, start)
+    with cgutils.for_range_slice(builder, whole, count, ir.Constant(_I64, 1)) as (index, _):
+        builder.store(combine(builder, builder.load(total), builder.load(builder.gep(row, [index]))), total)
+    return builder.load(total)
+
+
 @intrinsic
 def row_max(typingctx, row_at, count):  # type: ignore[no-untyped-def]
     """The largest of `count` >= 1 float32 at row_at, 16 lanes at a time (numba's own max loop is a scalar
@@ -208,15 +226,8 @@ def row_max(typingctx, row_at, count):  # type: ignore[no-untyped-def]
         lanes = _declared(builder, "llvm.maxnum.v16f32", _VEC, [_VEC, _VEC])
         one = _declared(builder, "llvm.maxnum.f32", _F32, [_F32, _F32])
         across = _declared(builder, "llvm.vector.reduce.fmax.v16f32", _F32, [_VEC])
-        first = builder.load(row)
-        best = cgutils.alloca_once_value(builder, _splat(builder, first))
-        whole = builder.mul(builder.udiv(count, ir.Constant(_I64, LANES)), ir.Constant(_I64, LANES))
-        with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), whole, ir.Constant(_I64, LANES)) as (start, _):
-            builder.store(builder.call(lanes, [builder.load(best), _vector_at(builder, row, start)]), best)
-        tail = cgutils.alloca_once_value(builder, builder.call(across, [builder.load(best)]))
-        with cgutils.for_range_slice(builder, whole, count, ir.Constant(_I64, 1)) as (index, _):
-            builder.store(builder.call(one, [builder.load(tail), builder.load(builder.gep(row, [index]))]), tail)
-        return builder.load(tail)
+        best, whole = _fold_blocks(builder, row, count, lambda b, x, y: b.call(lanes, [x, y]), _splat(builder, builder.load(row)))
+        return _fold_tail(builder, row, whole, count, lambda b, x, y: b.call(one, [x, y]), builder.call(across, [best]))
 
     return types.float32(types.int64, types.int64), codegen
 
@@ -229,19 +240,11 @@ def row_sum(typingctx, row_at, count):  # type: ignore[no-untyped-def]
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         row_at, count = args
         row = _floats(builder, row_at)
-        lanes = cgutils.alloca_once_value(builder, ir.Constant(_VEC, [0.0] * LANES))
-        whole = builder.mul(builder.udiv(count, ir.Constant(_I64, LANES)), ir.Constant(_I64, LANES))
-        with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), whole, ir.Constant(_I64, LANES)) as (start, _):
-            builder.store(builder.fadd(builder.load(lanes), _vector_at(builder, row, start)), lanes)
-        vector = builder.load(lanes)
+        vector, whole = _fold_blocks(builder, row, count, lambda b, x, y: b.fadd(x, y), ir.Constant(_VEC, [0.0] * LANES))
         width = LANES
         while width > 1:
             width //= 2
-            upper = builder.shuffle_vector(vector, vector, _mask([(lane + width) % LANES for lane in range(LANES)]))
-            vector = builder.fadd(vector, upper)
-        total = cgutils.alloca_once_value(builder, builder.extract_element(vector, ir.Constant(_I32, 0)))
-        with cgutils.for_range_slice(builder, whole, count, ir.Constant(_I64, 1)) as (index, _):
-            builder.store(builder.fadd(builder.load(total), builder.load(builder.gep(row, [index]))), total)
-        return builder.load(total)
+            vector = builder.fadd(vector, builder.shuffle_vector(vector, vector, _mask([(lane + width) % LANES for lane in range(LANES)])))
+        return _fold_tail(builder, row, whole, count, lambda b, x, y: b.fadd(x, y), builder.extract_element(vector, ir.Constant(_I32, 0)))
 
     return types.float32(types.int64, types.int64), codegen

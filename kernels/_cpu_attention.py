@@ -36,7 +36,7 @@ from kernels._fused_cpu import exp_float32
 
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
-    "_attention_blocks.py": "649aae4c42b7e993c7928298d09edd0ea11d8d6556156a5da1fa24b95c02fd2a",
+    "_attention_blocks.py": "a6b76fee5cdc0a8226a15721c1193a4620fe039bd571390fa42df6b9423818f8",
     "_fused_cpu.py": "cfa7cfbe19db2dd9d0fe5d6e5be991266347a8b25f41d22325c61508fed79d94",
 }
 

@@ -41,7 +41,7 @@ FLOAT_BYTES = 4
 SCALE_BYTES = 2
 CACHE_LINE = 64
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_attention_blocks.py": "649aae4c42b7e993c7928298d09edd0ea11d8d6556156a5da1fa24b95c02fd2a",
+    "_attention_blocks.py": "a6b76fee5cdc0a8226a15721c1193a4620fe039bd571390fa42df6b9423818f8",
 }
 _F32 = ir.FloatType()
 _VEC = ir.VectorType(_F32, LANES)
@@ -161,6 +161,25 @@ def tile_major(x, tiles):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
+def _tile_of_shape(c_at, s_at, x_at, o_at, groups, stride, block_codes, rows, cols, nibbles):  # type: ignore[no-untyped-def]
+    """The tile for `rows` x `cols` (a runtime choice among the compiled shapes); `nibbles` a constant."""
+    if rows == 16:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1, nibbles)
+    elif rows == 8:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1, nibbles)
+    elif rows == 4:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1, nibbles)
+    elif rows == 2 and cols == 2:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2, nibbles)
+    elif rows == 2:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1, nibbles)
+    elif cols == 4:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4, nibbles)
+    else:
+        _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1, nibbles)
+
+
+@njit(inline="always")
 def _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, stride, first, stop, nibbles):  # type: ignore[no-untyped-def]
     """out[:, 16 first : 16 stop] = x . W[blocks first..stop).T, all operands by address (see `multiply`)."""
     k = groups * GROUP
@@ -175,36 +194,10 @@ def _blocks(tiles_at, m, codes_at, scales_at, block_codes, groups, out_at, strid
             o_at = out_at + (start * stride + block * LANES) * FLOAT_BYTES
             left = stop - block
             cols = 4 if rows == 1 and left >= 4 else 2 if rows == 2 and left >= 2 else 1  # chains enough to hide latency
-            if nibbles:
-                if rows == 16:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1, 1)
-                elif rows == 8:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1, 1)
-                elif rows == 4:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1, 1)
-                elif rows == 2 and cols == 2:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2, 1)
-                elif rows == 2:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1, 1)
-                elif cols == 4:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4, 1)
-                else:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1, 1)
+            if nibbles:  # a constant at each call: the tile shapes are compiled for both code widths
+                _tile_of_shape(c_at, s_at, x_at, o_at, groups, stride, block_codes, rows, cols, 1)
             else:
-                if rows == 16:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 16, 1, 0)
-                elif rows == 8:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 8, 1, 0)
-                elif rows == 4:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 4, 1, 0)
-                elif rows == 2 and cols == 2:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 2, 0)
-                elif rows == 2:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 2, 1, 0)
-                elif cols == 4:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 4, 0)
-                else:
-                    _tile(c_at, s_at, x_at, o_at, groups, stride, block_codes, 1, 1, 0)
+                _tile_of_shape(c_at, s_at, x_at, o_at, groups, stride, block_codes, rows, cols, 0)
             block += cols
         start += rows
 
@@ -231,10 +224,10 @@ class GroupWeights:
         self.nibbles = int(width == NIBBLE_BYTES)
         self._operands = (int(codes.ctypes.data), int(scales.ctypes.data), groups * width, groups)
 
-    def split(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, tuple[int, ...], list[tuple[int, int]]]:
-        """x [M, K] float32 C-contiguous -> (out float32 [M, 16 NB] to fill, the operands `multiply` takes before
-        `first`, the (first, stop) block ranges of `parts` pieces). The tiles the operands point to are out's
-        `_tiles` attribute's: keep out alive until every piece is computed."""
+    def split(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...], list[tuple[int, int]]]:
+        """x [M, K] float32 C-contiguous -> (out float32 [M, 16 NB] to fill, the tiles the operands point to (keep
+        them until every piece is computed), the operands `multiply` takes before `first`, the (first, stop)
+        block ranges of `parts` pieces)."""
         m = len(x)
         if x.shape != (m, self.inputs) or x.dtype != torch.float32 or not x.is_contiguous():
             raise ValueError(f"x must be C-contiguous float32 [M, {self.inputs}], not {tuple(x.shape)} {x.dtype}")
@@ -243,15 +236,14 @@ class GroupWeights:
         if m > 1:
             tiles = torch.empty(m * self.inputs)
             tile_major(x.numpy(), tiles.numpy())
-        out._tiles = tiles  # type: ignore[attr-defined]
         parts = max(1, min(parts, self.blocks))
         bounds = [self.blocks * part // parts for part in range(parts + 1)]
         operands = (tiles.data_ptr(), m, *self._operands, out.data_ptr(), self.blocks * LANES)
-        return out, operands, list(zip(bounds, bounds[1:]))
+        return out, tiles, operands, list(zip(bounds, bounds[1:]))
 
     def product(self, x: torch.Tensor) -> torch.Tensor:
         """x [M, K] float32 C-contiguous -> float32 [M, 16 NB], on this thread."""
-        out, operands, ((first, stop),) = self.split(x, 1)
+        out, _tiles, operands, ((first, stop),) = self.split(x, 1)
         multiply(*operands, first, stop, self.nibbles)
         return out
 

@@ -28,9 +28,9 @@ from kernels._kernel_threads import SpinningWorkers, read_acquire, write_release
 GEMM, ATTENTION, REST = 0, 1, 2
 JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_cpu_attention.py": "c1631039f30595dde6c5ab6ad1ae4b050c32ead5c922c227334c43f2de3a2b26",
-    "_group_matmul.py": "791bfec69cac9ba491ff56a8e0907343a22b29b56f31117d9e41b26ff929ee44",
-    "_kernel_threads.py": "1daa1a0368135a370b951551961c17102a72b13389d6b21547d5ebeb2b136084",
+    "_cpu_attention.py": "df9dd96fa9288bf72b0a515fce51e61cf6f2bd1ec0200b169fcccebb49487e91",
+    "_group_matmul.py": "e10aa24a705c02fa24674ee1a56d50158144bfe5195d6e599f92b7d7d02de8ef",
+    "_kernel_threads.py": "12be8d797963843420ba2639bc942458b68b701da0f3b03074681299f22930ec",
 }
 _threads: int | None = None
 
@@ -125,7 +125,7 @@ def product(weights: GroupWeights, x: torch.Tensor, parts: int) -> torch.Tensor:
     """x [M, K] float32 C-contiguous -> float32 [M, 16 NB] = x . W.T, its column blocks split over `parts` threads."""
     if parts <= 1:
         return weights.product(x)
-    out, operands, pieces = weights.split(x, parts)
+    out, _tiles, operands, pieces = weights.split(x, parts)  # _tiles: read by every piece until run() returns
     jobs = [(GEMM, *operands, first, stop, weights.nibbles) for first, stop in pieces[1:]]
     first, stop = pieces[0]
     WORKERS.run(jobs, lambda: multiply(*operands, first, stop, weights.nibbles))

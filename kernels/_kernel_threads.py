@@ -79,6 +79,9 @@ class _Worker:
                 self.wake.get()
 
     def post(self, operands: Sequence[int]) -> int:
+        """Write a job into the slot once its last one is done (a job posted without waiting, a rest, may still
+        be read), then publish it; its count, for `wait`."""
+        self.wait(int(self.job[0]))
         self.job[2 : 2 + len(operands)] = operands
         posted = int(self.job[0]) + 1
         self.job[0] = posted

@@ -2,8 +2,8 @@
 
 `GroupLinear` holds formats with one scale and offset per group of 32 (Q4_0, Q4_1, Q4_K, Q5_K, Q8_0) as
 4- or 8-bit codes with float16 scales, and multiplies them with the kernel of kernels/_group_matmul.py,
-float32 in and out, split by output columns over the kernels' threads (kernels/_kernel_jobs.py). GGUF's own float16 scales make its
-weights those of the reference dequantisation. It is built from blocks of rows, so loading never holds
+float32 in and out, split by output columns over the kernels' threads (kernels/_kernel_jobs.py). GGUF's
+own float16 scales make its weights those of the reference dequantisation. It is built from blocks of rows, so loading never holds
 more than one block's temporaries. (It replaced PyTorch's `_weight_int4pack_mm_for_cpu`, which
 dequantised again for every four rows of input: bench/RESULTS.md, Session 8.)
 
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from kernels._group_matmul import CODE_BYTES, LANES, GroupWeights
-from kernels._kernel_jobs import product, threads
 from kernels._group_matmul import pack as group_pack
+from kernels._kernel_jobs import product, threads
 from kernels._quants import GROUP, GroupAffine
 
 PACK_ROWS = 256  # a multiple of 16 (the kernel's column blocks): packing slices equals packing the whole
@@ -93,15 +93,16 @@ class DequantLinear:
 
 
 class GroupLinear:
-    """Group-affine codes of up to 8 bits (`w = scale * code + offset`, groups of 32) as bytes, multiplied by the
-    kernel of kernels/_group_matmul.py: float32 in, float32 out, a row's outputs the same in any batch."""
+    """Group-affine codes of up to 8 bits (`w = scale * code + offset`, groups of 32) as nibbles (up to 4 bits) or
+    bytes, multiplied by the kernel of kernels/_group_matmul.py: float32 in, float32 out, a row's outputs the
+    same in any batch."""
 
     def __init__(self, codes: torch.Tensor, scales: torch.Tensor, rows: int, cols: int, bits: int, bias: torch.Tensor | None = None) -> None:
         shapes = self.packed_shapes(rows, cols, bits)
         for name, tensor in (("codes", codes), ("scales", scales)):
             if (tuple(tensor.shape), tensor.dtype) != shapes[name]:
                 raise ValueError(f"{name} is {tuple(tensor.shape)} {tensor.dtype}, expected {shapes[name]}")
-        self.codes, self.scales = codes, scales  # uint8 [NB, G, 512], float16 [NB, G, 2, 16]
+        self.codes, self.scales = codes, scales  # uint8 [NB, G, 512 or 256 (nibbles)], float16 [NB, G, 2, 16]
         self.out_features, self.in_features, self.bits, self.bias = rows, cols, bits, bias
         self._weights = GroupWeights(codes.numpy(), scales.numpy().view(np.uint16))
 

@@ -14,7 +14,7 @@ this thread computes the first piece, the kernels' spinning workers the others (
 to wake: a thread pool's helper took up to ~0.6 ms to start here, against ~1.3 ms for 8 rows of a layer).
 Each head of each row is still computed whole by one call, and no head's arithmetic involves another's,
 so the numbers do not change. What a step's rows need beyond each layer's keys and queries (the operand
-checks, the chunks, the scores buffer) is worked out once for its plan, not once a layer: one row's
+checks, the pieces, the scores buffer) is worked out once for its plan, not once a layer: one row's
 attention took 0.45 ms a layer, 0.15 of it that work (bench/RESULTS.md, Session 8).
 
 Shapes: R decode rows, NH query heads, NKV key/value heads, G query heads per key/value head, D head size.
@@ -31,7 +31,6 @@ import torch
 from kernels._cpu_attention import attend_rows, check_operands
 from kernels._kernel_jobs import WORKERS, attention_job, threads
 from kernels.engine._step_plan import StepPlan
-
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels._group_matmul import GroupWeights, pack
-from kernels._kernel_jobs import product
+from kernels._kernel_jobs import product, rest
 
 
 def random_weight(rows: int, cols: int, seed: int, nibbles: bool = False) -> tuple[GroupWeights, np.ndarray]:
@@ -86,6 +86,15 @@ def test_callers_on_several_threads_and_sleeping_workers_get_their_own_results()
     assert not failures
     time.sleep(0.05)  # the workers stop spinning and sleep: a post must wake them
     assert torch.equal(product(weights, inputs[3], 3), expected[3])
+
+
+def test_a_job_posted_right_after_a_rest_waits_for_the_slot() -> None:
+    weights, values = random_weight(96, 64, 6)
+    x = torch.randn(5, 64, generator=torch.Generator().manual_seed(6))
+    expected = product(weights, x, 1)
+    for _ in range(50):
+        rest()  # posted without waiting: the next product's post must not overwrite it while it is read
+        assert torch.equal(product(weights, x, 2), expected)
 
 
 def _product_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
