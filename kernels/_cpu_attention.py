@@ -37,7 +37,7 @@ from kernels._fused_cpu import exp_float32
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
     "_attention_blocks.py": "a6b76fee5cdc0a8226a15721c1193a4620fe039bd571390fa42df6b9423818f8",
-    "_fused_cpu.py": "cfa7cfbe19db2dd9d0fe5d6e5be991266347a8b25f41d22325c61508fed79d94",
+    "_fused_cpu.py": "905834604dd5ebadb232a21c61b493a17f3a8366de7d5a310346cd92fe420d39",
 }
 
 

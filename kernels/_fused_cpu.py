@@ -106,7 +106,7 @@ def exp_float32(x):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- kernels (addresses of contiguous memory)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out_kind, rows, width):  # type: ignore[no-untyped-def]
     """x float32 [N, H] (+= residual [N, H] of `residual_kind`, 0: none); out [N, H] of `out_kind`
     = x / sqrt(mean(x^2) + eps) * weight."""
@@ -137,7 +137,7 @@ def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out
                 out_float[i, j] = x[i, j] * scale * weight[j]
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _attention_inputs_rows(qkv_at, qkv_kind, rows, heads, kv_heads, d, q_norm_at, k_norm_at, eps, positions,
                            query_table, key_table, keys_at, values_at, slot_count, slots, queries_at):  # type: ignore[no-untyped-def]  # fmt: skip
     """Row by row of qkv [N, (NH + 2 NKV) D]: QK-norm (when the norms' addresses are not 0), RoPE by
@@ -190,7 +190,7 @@ def _attention_inputs_rows(qkv_at, qkv_kind, rows, heads, kv_heads, d, q_norm_at
     return -1
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _swiglu_rows(gate_up_at, gate_up_kind, out_at, out_kind, rows, width):  # type: ignore[no-untyped-def]
     """gate_up [N, 2F] (gate, then up) -> out [N, F] = silu(gate) * up, in float32."""
     in_float, in_half = carray(_float_pointer(gate_up_at), (rows, 2 * width)), carray(_half_pointer(gate_up_at), (rows, 2 * width))

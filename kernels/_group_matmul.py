@@ -224,6 +224,12 @@ class GroupWeights:
         self.nibbles = int(width == NIBBLE_BYTES)
         self._operands = (int(codes.ctypes.data), int(scales.ctypes.data), groups * width, groups)
 
+    @property
+    def words(self) -> tuple[int, int, int, int, int, int]:
+        """(codes address, scales address, bytes of a block's codes, groups, nibbles, blocks): what a product of it
+        from compiled code needs (kernels/_decode_layers.py)."""
+        return (*self._operands, self.nibbles, self.blocks)
+
     def split(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...], list[tuple[int, int]]]:
         """x [M, K] float32 C-contiguous -> (out float32 [M, 16 NB] to fill, the tiles the operands point to (keep
         them until every piece is computed), the operands `multiply` takes before `first`, the (first, stop)

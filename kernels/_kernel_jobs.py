@@ -23,14 +23,14 @@ from numba.extending import intrinsic
 
 from kernels._cpu_attention import _attend_rows
 from kernels._group_matmul import GroupWeights, multiply
-from kernels._kernel_threads import SpinningWorkers, read_acquire, write_release
+from kernels._kernel_threads import SpinningWorkers, held_at, read_acquire, write_release
 
-GEMM, ATTENTION, REST = 0, 1, 2
+GEMM, ATTENTION, REST, NOTHING = 0, 1, 2, 3
 JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_cpu_attention.py": "df9dd96fa9288bf72b0a515fce51e61cf6f2bd1ec0200b169fcccebb49487e91",
-    "_group_matmul.py": "e10aa24a705c02fa24674ee1a56d50158144bfe5195d6e599f92b7d7d02de8ef",
-    "_kernel_threads.py": "12be8d797963843420ba2639bc942458b68b701da0f3b03074681299f22930ec",
+    "_cpu_attention.py": "f419782f97968e4268302d29057ab8b0e3e4e3cb939d52747873d6d9e3cafcc0",
+    "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
+    "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
 }
 _threads: int | None = None
 
@@ -76,13 +76,15 @@ def _attention(f):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def serve(job_at, checks):  # type: ignore[no-untyped-def]
-    """A worker's loop: run each job posted at job_at (int64: posted, done, kind, operands), publishing it done;
-    return after `checks` reads that found nothing."""
+    """A worker's loop: run each job posted at job_at (int64: posted, done, kind, operands, held), publishing it done;
+    return after `checks` reads that found nothing, unless it is held."""
     idle = 0
-    while idle < checks:
+    while True:
         posted = read_acquire(job_at)
         if posted == read_acquire(job_at + 8):
             idle += 1
+            if idle >= checks and read_acquire(held_at(job_at, JOB_FIELDS)) == 0:
+                return
             continue
         f = [read_acquire(job_at + 8 * (2 + i)) for i in range(JOB_FIELDS)]
         if f[0] == GEMM:
@@ -95,7 +97,7 @@ def serve(job_at, checks):  # type: ignore[no-untyped-def]
         idle = 0
 
 
-WORKERS = SpinningWorkers(serve, JOB_FIELDS)
+WORKERS = SpinningWorkers(serve, JOB_FIELDS, (NOTHING,))
 
 
 @atexit.register

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from llvmlite import ir
@@ -61,7 +62,7 @@ def _wait(address, value, checks):  # type: ignore[no-untyped-def]
 
 class _Worker:
     def __init__(self, serve: Callable[[int, int], None], fields: int) -> None:
-        self.job = np.zeros(2 + fields, dtype=np.int64)  # posted, done, operands
+        self.job = np.zeros(2 + fields + 1, dtype=np.int64)  # posted, done, operands, held (see `held_at`)
         self.at = int(self.job.ctypes.data)
         self.wake: queue.SimpleQueue[None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._work, args=(serve,), name="orgide-kernel", daemon=True)
@@ -94,14 +95,48 @@ class _Worker:
                 raise RuntimeError("a kernel worker thread died")
 
 
-class SpinningWorkers:
-    """Threads that each run `serve(job_address, checks)` (a numba function without the GIL) over their job slot."""
+@njit(inline="always")
+def held_at(job_at, fields):  # type: ignore[no-untyped-def]
+    """The address of a slot's `held` word: while it is not 0, `serve` must not return however long it idles."""
+    return job_at + 8 * (2 + fields)
 
-    def __init__(self, serve: Callable[[int, int], None], fields: int) -> None:
-        self._serve, self._fields = serve, fields
+
+class SpinningWorkers:
+    """Threads that each run `serve(job_address, checks)` (a numba function without the GIL) over their job slot.
+
+    `nothing` is a job `serve` completes without doing anything."""
+
+    def __init__(self, serve: Callable[[int, int], None], fields: int, nothing: Sequence[int]) -> None:
+        self._serve, self._fields, self._nothing = serve, fields, tuple(nothing)
         self._workers: list[_Worker] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+
+    def _enlist(self, count: int) -> list[_Worker]:
+        """The first `count` workers, started where there are fewer (the lock held)."""
+        if self._pid != os.getpid():  # forked: the parent's workers did not come along
+            self._workers, self._pid = [], os.getpid()
+        while len(self._workers) < count:
+            self._workers.append(_Worker(self._serve, self._fields))
+        return self._workers[:count]
+
+    @contextmanager
+    def held(self, count: int) -> Iterator[np.ndarray]:
+        """For a caller that posts jobs itself (from compiled code, into the slots whose addresses this yields, int64
+        [count]): keeps `count` workers spinning, awake and idle at the start, until the block ends; other callers
+        wait. A slot is posted as `post` does it: wait until done == posted, write the operands, then a release store
+        of posted + 1."""
+        with self._lock:
+            workers = self._enlist(count)
+            try:
+                for worker in workers:
+                    worker.job[-1] = 1
+                for worker, posted in [(worker, worker.post(self._nothing)) for worker in workers]:
+                    worker.wait(posted)  # it has read `held`'s 1 when it reads its next job
+                yield np.array([worker.at for worker in workers], dtype=np.int64)
+            finally:
+                for worker in workers:
+                    worker.job[-1] = 0
 
     def post_all(self, job: Sequence[int], wait: bool = False) -> None:
         """Post `job` to every worker there is; with `wait`, return once each has done it."""
@@ -114,11 +149,7 @@ class SpinningWorkers:
     def run(self, jobs: Sequence[Sequence[int]], own: Callable[[], object]) -> None:
         """Post each job to a worker, call `own()` here, and return once every job is done."""
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's workers did not come along
-                self._workers, self._pid = [], os.getpid()
-            while len(self._workers) < len(jobs):
-                self._workers.append(_Worker(self._serve, self._fields))
-            posted = [(worker, worker.post(job)) for worker, job in zip(self._workers, jobs)]
+            posted = [(worker, worker.post(job)) for worker, job in zip(self._enlist(len(jobs)), jobs)]
             try:
                 own()
             finally:

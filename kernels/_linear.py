@@ -133,6 +133,11 @@ class GroupLinear:
         blocks, groups = -(-rows // LANES), cols // GROUP
         return {"codes": ((blocks, groups, CODE_BYTES // 2 if bits <= 4 else CODE_BYTES), torch.uint8), "scales": ((blocks, groups, 2, LANES), torch.float16)}
 
+    @property
+    def words(self) -> tuple[int, ...]:
+        """Its weight's words for compiled callers (`GroupWeights.words`); valid while the layer lives."""
+        return self._weights.words
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [M, K] -> float32 [M, N]
         x = x.detach()
         if x.dtype != torch.float32 or not x.is_contiguous():

@@ -16,6 +16,7 @@ import torch
 from kernels import _fused_cpu as fused
 from kernels._config import ModelConfig, config_from_metadata
 from kernels._cpu_attention import attend_contiguous
+from kernels._decode_layers import DecodeAttention, DecodeLayers
 from kernels._errors import GenerationError
 from kernels._gguf_file import GGUFFile
 from kernels._heap import map_large_blocks_apart
@@ -92,6 +93,8 @@ class LlamaModel:
         self.score_scale = 1.0 if exact else scale
         self.linear_mode = linear_mode  # "fused" unless the self-test on load failed
         self.fallback_reason = fallback_reason
+        # a generated token's layers in one compiled call where the layers allow it (None: op by op, as a prompt runs)
+        self.decode_layers = DecodeLayers.of(layers, config)
 
     @classmethod
     def load(cls, file: GGUFFile, vocab_size: int, mode: LinearMode = "fused", max_positions: int | None = None) -> LlamaModel:
@@ -157,7 +160,10 @@ class LlamaModel:
         eps = c.norm_eps
         x = self.embedding(token_ids)  # float32 [T, H], the residual stream
         residual: torch.Tensor | None = None  # the last layer output not yet added to x
-        for layer, keys, values in zip(self.layers, cache.keys, cache.values):  # [NKV, capacity, D] each
+        if decode and self.decode_layers is not None:  # the same kernels in the same order, without Python between them
+            attention = DecodeAttention.contiguous(start + 1, self.score_scale)
+            residual = self.decode_layers.run(x, positions, positions, query_table, self.key_table, cache.keys, cache.values, attention)
+        for layer, keys, values in zip(self.layers if residual is None else (), cache.keys, cache.values):  # [NKV, capacity, D] each
             qkv = layer.qkv.whole(fused.rms_norm(x, residual, layer.attn_norm, eps, layer.qkv.input_dtype))  # [T, (NH + 2 NKV) D]
             queries = fused.attention_inputs(qkv, c.heads, layer.q_norm, layer.k_norm, eps, positions,
                                              query_table, self.key_table, keys, values, positions)  # [T, NH, D]  # fmt: skip

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from kernels import _fused_cpu as fused
+from kernels._decode_layers import DecodeAttention
 from kernels._kernel_jobs import rest
-from kernels._model import Rope
+from kernels._model import LlamaModel, Rope
 from kernels._prefill_attention import prefill_attention
 from kernels.engine._shared_attention import Workspace, shared_decode_attention
 from kernels.engine._step_plan import StepPlan
@@ -70,6 +71,11 @@ class Ops(Protocol):
 
     def attention(self, kv: Any, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor: ...
 
+    def decode_layers(self, model: Any, kv: Any, x: torch.Tensor, plan: StepPlan) -> torch.Tensor | None:
+        """Every layer of a step of decode rows only, at once where the backend can (x [N, H] as the layers leave it;
+        the last layer's residual [N, H] returned), giving the numbers the per-layer calls give; else None."""
+        ...
+
 
 class QKNorms(Protocol):
     """A layer's QK-norm weights ([D] each, in rotary pair order), None where it has none."""
@@ -113,17 +119,34 @@ class TorchOps:
         return fused.rms_norm(x, residual, weight, self.eps, dtype)
 
     def attention_inputs(self, kv: PagedKV, layer: int, qkv: torch.Tensor, norms: QKNorms, rope: Rope, plan: StepPlan) -> torch.Tensor:
-        if self._rows is None or self._rows[0] is not plan:
-            self._rows = (plan, np.ascontiguousarray(plan.positions.numpy(), dtype=np.int64),
-                          np.ascontiguousarray(plan.write_slots.numpy(), dtype=np.int64))  # fmt: skip
-        if self._rope is None or self._rope[0] is not rope:
-            self._rope = (rope, fused.rotary_table(rope.turns))
         keys, values = kv.keys[layer], kv.values[layer]  # [NKV, slots, D]
         kv_heads, _, d = keys.shape
         heads = qkv.shape[1] // d - 2 * kv_heads
-        _, positions, slots = self._rows
-        table = self._rope[1]  # queries and keys turn alike: attention applies its scale itself
+        positions, slots = self._positions_and_slots(plan)
+        table = self._table(rope)  # queries and keys turn alike: attention applies its scale itself
         return fused.attention_inputs(qkv, heads, norms.q_norm, norms.k_norm, self.eps, positions, table, table, keys, values, slots)
+
+    def decode_layers(self, model: Any, kv: PagedKV, x: torch.Tensor, plan: StepPlan) -> torch.Tensor | None:
+        """kernels/_decode_layers.py's single call where the model's layers allow it: the same kernels as the
+        per-layer ops, decode attention as `shared_decode_attention` computes it."""
+        layers = model.decode_layers if isinstance(model, LlamaModel) else None
+        if layers is None or not (self.batch_invariant and self.share_prefix) or plan.prefills or plan.decode_rows != len(x):
+            return None
+        positions, slots = self._positions_and_slots(plan)
+        table = self._table(model.rope)
+        attention = DecodeAttention(plan.decode_tables, plan.decode_lengths, plan.decode_order, plan.page_size, model.config.head_dim**-0.5)
+        return layers.run(x, positions, slots, table, table, kv.keys.unbind(), kv.values.unbind(), attention)
+
+    def _positions_and_slots(self, plan: StepPlan) -> tuple[np.ndarray, np.ndarray]:  # int64 [N] each, made once a step
+        if self._rows is None or self._rows[0] is not plan:
+            self._rows = (plan, np.ascontiguousarray(plan.positions.numpy(), dtype=np.int64),
+                          np.ascontiguousarray(plan.write_slots.numpy(), dtype=np.int64))  # fmt: skip
+        return self._rows[1], self._rows[2]
+
+    def _table(self, rope: Rope) -> np.ndarray:  # float32 [P, D/2, 2], made once a rope
+        if self._rope is None or self._rope[0] is not rope:
+            self._rope = (rope, fused.rotary_table(rope.turns))
+        return self._rope[1]
 
     def swiglu(self, gate_up: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         return fused.swiglu(gate_up, dtype)

@@ -33,8 +33,9 @@ class ModelRunner:
             self.kv.copy_prefix(copy.source, copy.target, copy.tokens)
         plan = plan_step(batch, [self.pages.table(chunk.seq.id) for chunk in batch.chunks], self.pages.page_size)
         x = model.embedding(plan.token_ids)  # float32 [N, H], the residual stream
-        residual: torch.Tensor | None = None  # the last layer output not yet added to x
-        for index, layer in enumerate(model.layers):
+        # a step of decode rows only: all layers in one call where the backend can
+        residual = ops.decode_layers(model, self.kv, x, plan)  # the last layer output not yet added to x
+        for index, layer in enumerate(model.layers if residual is None else ()):
             qkv = layer.qkv.whole(ops.rms_norm(x, residual, layer.attn_norm, layer.qkv.input_dtype))  # [N, (NH + 2 NKV) D]
             queries = ops.attention_inputs(self.kv, index, qkv, layer, model.rope, plan)  # [N, NH, D]; keys, values stored
             attended = ops.attention(self.kv, index, queries, plan)  # [N, NH * D]

@@ -13,6 +13,7 @@ S page size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +113,9 @@ class TritonOps:
         layer_keys, layer_values = kv.slots(layer)
         layer_keys.index_copy_(0, slots, keys.to(kv.keys.dtype))
         layer_values.index_copy_(0, slots, values.to(kv.values.dtype))
+
+    def decode_layers(self, model: Any, kv: TritonKV, x: torch.Tensor, plan: StepPlan) -> None:
+        return None  # layer by layer: each op is one kernel launch already
 
     def attention(self, kv: TritonKV, layer: int, queries: torch.Tensor, plan: StepPlan) -> torch.Tensor:
         """queries float32 [N, NH, D] -> float32 [N, NH * D]."""

@@ -1,0 +1,277 @@
+"""A decode step's layers as one compiled call: no Python between a layer's ops.
+
+A decode step of the 135M model on 2 threads took 11.5 ms, of which the kernels' own work was about
+8: the rest went to ~9 Python calls a layer (argument checks, output tensors, posting the other thread's
+part), ~15 us each. Here the caller hands the whole stack of layers to `run_layers`, a numba function
+that runs, per layer, the same compiled kernels in the same order as the eager forward (kernels/_model.py,
+kernels/engine/_runner.py): residual add and RMSNorm, the qkv product, the attention prologue, decode
+attention, the output product, RMSNorm, gate/up, SwiGLU, down. It posts the spinning workers' parts of
+each product and of attention itself (kernels/_kernel_jobs.py's jobs, written into their job slots) and
+spins until they are done, so each row's numbers are the bits the eager path gives.
+
+It serves layers whose four linears are each one group-code weight (kernels/_group_matmul.py) whose outputs
+fill its column blocks (a multiple of 16), with a bias on qkv at most (`DecodeLayers.of` says None
+otherwise, and the eager path runs). Rows attend through page tables as kernels/_cpu_attention.py reads
+them: a single-sequence cache is one page.
+
+Shapes: M rows, H hidden, F feed-forward width, NH query heads, NKV key/value heads, D head size,
+L layers, S KV slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+from numba import njit
+
+from kernels._config import ModelConfig
+from kernels._cpu_attention import check_operands
+from kernels._fused_cpu import FLOAT32, _attention_inputs_rows, _rms_norm_rows, _swiglu_rows
+from kernels._group_matmul import LANES, multiply, tile_major
+from kernels._kernel_jobs import ATTENTION, GEMM, JOB_FIELDS, WORKERS, _attention, _floats_at, _words_at, threads
+from kernels._kernel_threads import read_acquire, write_release
+from kernels._linear import SPLIT_WORK, GroupLinear
+
+DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
+    "_config.py": "9882fd9c73b91428dc07c0a1937fe4ae5f92584491148f9bf0fddf685d5873ea",
+    "_cpu_attention.py": "f419782f97968e4268302d29057ab8b0e3e4e3cb939d52747873d6d9e3cafcc0",
+    "_fused_cpu.py": "905834604dd5ebadb232a21c61b493a17f3a8366de7d5a310346cd92fe420d39",
+    "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
+    "_kernel_jobs.py": "603becb50fd21d225b6d65967bce2343c7ae07d877aee85c27eff5a8b2541fb2",
+    "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
+    "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
+}
+
+# a layer's words: each linear as (codes, scales, bytes of a block's codes, groups, nibbles, blocks)
+ATTN_NORM, QKV, QKV_BIAS, Q_NORM, K_NORM, ATTN_OUT, FFN_NORM, GATE_UP, DOWN = 0, 1, 7, 8, 9, 10, 16, 17, 23
+LAYER_WORDS = 29
+# the step's buffers, by address
+X, NORMED, TILES, QKV_OUT, QUERIES, ATTENDED, RESIDUAL, GATE_UP_OUT, ACTIVATED, SCORES = range(10)
+# the step's sizes
+ROWS, HIDDEN, FFN, HEADS, KV_HEADS, HEAD_DIM, SLOTS, PAGE_SIZE, LONGEST, SCORE_SCALE_BITS = range(10)
+DONE, WORKER_SILENT = -1, -2
+SILENT_CHECKS = 1 << 34  # reads of a worker's done counter before it is given up for lost (tens of seconds)
+FLOAT_BYTES = 4
+
+
+@njit(inline="always")
+def _post(job_at, job, count):  # type: ignore[no-untyped-def]
+    """Write the first `count` words of `job` into the idle slot at `job_at` and publish it; its posted count."""
+    posted = read_acquire(job_at)
+    while read_acquire(job_at + 8) != posted:
+        pass
+    slot = numba.carray(_words_at(job_at), (2 + count,))
+    for i in range(count):
+        slot[2 + i] = job[i]
+    write_release(job_at, posted + 1)
+    return posted + 1
+
+
+@njit(inline="always")
+def _finished(job_at, posted):  # type: ignore[no-untyped-def]
+    """Whether the worker at `job_at` finished job `posted` within SILENT_CHECKS reads."""
+    for _ in range(SILENT_CHECKS):
+        if read_acquire(job_at + 8) == posted:
+            return True
+    return False
+
+
+@njit(inline="always")
+def _product(workers, posted, job, w, at, x_at, m, k, tiles_at, out_at):  # type: ignore[no-untyped-def]
+    """out [M, 16 blocks] = x [M, K] . W.T for the linear at word `at` of layer words `w`, split by column blocks as
+    `GroupLinear` splits it. False if a worker fell silent."""
+    blocks, nibbles = w[at + 5], w[at + 4]
+    source = x_at
+    if m > 1:
+        tile_major(numba.carray(_floats_at(x_at), (m, k)), numba.carray(_floats_at(tiles_at), (m * k,)))
+        source = tiles_at
+    parts = len(workers) + 1 if m * blocks * LANES * k >= SPLIT_WORK else 1
+    parts = min(parts, blocks)
+    for part in range(1, parts):
+        job[0], job[1], job[2], job[3], job[4], job[5], job[6] = GEMM, source, m, w[at], w[at + 1], w[at + 2], w[at + 3]
+        job[7], job[8], job[9], job[10], job[11] = out_at, blocks * LANES, blocks * part // parts, blocks * (part + 1) // parts, nibbles
+        posted[part - 1] = _post(workers[part - 1], job, 12)
+    multiply(source, m, w[at], w[at + 1], w[at + 2], w[at + 3], out_at, blocks * LANES, 0, blocks // parts, nibbles)
+    for part in range(1, parts):
+        if not _finished(workers[part - 1], posted[part - 1]):
+            return False
+    return True
+
+
+@njit(inline="always")
+def _attention_words(job, size, buffers, keys_at, values_at, tables, lengths, piece):  # type: ignore[no-untyped-def]
+    """The attention job of `piece` (its rows' order address and count, its key/value heads low..high) into `job`."""
+    order_at, count, low, high = piece[0], piece[1], piece[2], piece[3]
+    g = size[HEADS] // size[KV_HEADS]
+    d, slots, longest = size[HEAD_DIM], size[SLOTS], size[LONGEST]
+    job[0], job[1], job[2], job[3] = ATTENTION, keys_at + low * slots * d * FLOAT_BYTES, values_at + low * slots * d * FLOAT_BYTES, size[PAGE_SIZE]
+    job[4], job[5], job[6], job[7] = high - low, slots, d, buffers[QUERIES] + low * g * d * FLOAT_BYTES
+    job[8], job[9], job[10], job[11] = size[ROWS], (high - low) * g, tables.ctypes.data, tables.shape[1]
+    job[12], job[13], job[14], job[15] = lengths.ctypes.data, order_at, count, size[SCORE_SCALE_BITS]
+    job[16], job[17], job[18] = buffers[SCORES] + low * g * longest * FLOAT_BYTES, longest, buffers[ATTENDED] + low * g * d * FLOAT_BYTES
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_layers(layers, stores, workers, size, buffers, eps, positions, slots, query_table, key_table, tables, lengths, pieces):  # type: ignore[no-untyped-def]
+    """Every layer of a decode step. layers [L, LAYER_WORDS] int64 (each layer's words), stores [L, 2] (the addresses
+    of its keys and values, [NKV, S, D] float32), workers [W] (job slot addresses), size (ROWS ... SCORE_SCALE_BITS),
+    buffers (X ... SCORES), eps float32, positions / slots [M] int64 (rotary positions, KV write slots), query_table /
+    key_table [P, D/2, 2] float32, tables [M, P] / lengths [M] int64, pieces [parts, 4] (see `_attention_words`).
+    x [M, H] += every layer's residual but the last one's, which is left in `buffers[RESIDUAL]`. Returns DONE, a row
+    whose position or slot is out of range (nothing written) or WORKER_SILENT."""
+    m, hidden, ffn, heads, kv_heads, d = size[ROWS], size[HIDDEN], size[FFN], size[HEADS], size[KV_HEADS], size[HEAD_DIM]
+    x_at, normed_at, tiles_at, residual_at = buffers[X], buffers[NORMED], buffers[TILES], buffers[RESIDUAL]
+    qkv_at, gate_up_at, activated_at = buffers[QKV_OUT], buffers[GATE_UP_OUT], buffers[ACTIVATED]
+    job = np.empty(JOB_FIELDS, dtype=np.int64)
+    posted = np.empty(max(len(workers), len(pieces)), dtype=np.int64)
+    qkv_width = (heads + 2 * kv_heads) * d
+    for layer in range(len(layers)):
+        w = layers[layer]
+        first = layer == 0  # nothing to add yet
+        _rms_norm_rows(x_at, x_at if first else residual_at, 0 if first else FLOAT32, w[ATTN_NORM], eps, normed_at, FLOAT32, m, hidden)
+        if not _product(workers, posted, job, w, QKV, normed_at, m, hidden, tiles_at, qkv_at):
+            return WORKER_SILENT
+        if w[QKV_BIAS] != 0:
+            qkv, bias = numba.carray(_floats_at(qkv_at), (m, qkv_width)), numba.carray(_floats_at(w[QKV_BIAS]), (qkv_width,))
+            for i in range(m):
+                for j in range(qkv_width):
+                    qkv[i, j] += bias[j]
+        bad = _attention_inputs_rows(qkv_at, FLOAT32, m, heads, kv_heads, d, w[Q_NORM], w[K_NORM], eps, positions, query_table,
+                                     key_table, stores[layer, 0], stores[layer, 1], size[SLOTS], slots, buffers[QUERIES])  # fmt: skip
+        if bad >= 0:
+            return bad
+        for piece in range(1, len(pieces)):
+            _attention_words(job, size, buffers, stores[layer, 0], stores[layer, 1], tables, lengths, pieces[piece])
+            posted[piece - 1] = _post(workers[piece - 1], job, JOB_FIELDS)
+        _attention_words(job, size, buffers, stores[layer, 0], stores[layer, 1], tables, lengths, pieces[0])
+        _attention(job)
+        for piece in range(1, len(pieces)):
+            if not _finished(workers[piece - 1], posted[piece - 1]):
+                return WORKER_SILENT
+        if not _product(workers, posted, job, w, ATTN_OUT, buffers[ATTENDED], m, heads * d, tiles_at, residual_at):
+            return WORKER_SILENT
+        _rms_norm_rows(x_at, residual_at, FLOAT32, w[FFN_NORM], eps, normed_at, FLOAT32, m, hidden)
+        if not _product(workers, posted, job, w, GATE_UP, normed_at, m, hidden, tiles_at, gate_up_at):
+            return WORKER_SILENT
+        _swiglu_rows(gate_up_at, FLOAT32, activated_at, FLOAT32, m, ffn)
+        if not _product(workers, posted, job, w, DOWN, activated_at, m, ffn, tiles_at, residual_at):
+            return WORKER_SILENT
+    return DONE
+
+
+@dataclass(frozen=True)
+class DecodeAttention:
+    """Where a step's rows attend: rows [M] through page tables [M, P] (int64) of `page_size` slots, `lengths` [M]
+    positions each, rows in `order` (rows sharing pages side by side), scores scaled by `scale`."""
+
+    tables: np.ndarray
+    lengths: np.ndarray
+    order: np.ndarray
+    page_size: int
+    scale: float
+
+    @classmethod
+    def contiguous(cls, length: int, scale: float) -> DecodeAttention:
+        """One row over the first `length` slots of a single sequence's cache (kernels/_kv_cache.py)."""
+        return cls(np.zeros((1, 1), np.int64), np.array([length], np.int64), np.zeros(1, np.int64), length, scale)
+
+
+class DecodeLayers:
+    """A model's layers as `run_layers` takes them (built by `of`); `run` runs a decode step through them."""
+
+    def __init__(self, config: ModelConfig, words: np.ndarray, kept: list[torch.Tensor]) -> None:
+        self.config = config
+        self.words = words  # [L, LAYER_WORDS]
+        self._kept = kept  # the tensors the words point into
+        self._widths = {"qkv": int(words[0, QKV + 5]) * LANES, "gate_up": int(words[0, GATE_UP + 5]) * LANES}
+
+    @classmethod
+    def of(cls, layers: list, config: ModelConfig) -> DecodeLayers | None:  # type: ignore[type-arg]
+        """The words of `layers` (kernels/_model.py's `Layer`s), or None where a layer is not one `run_layers` runs."""
+        h, d, nh, nkv, f = config.hidden, config.head_dim, config.heads, config.kv_heads, config.ffn
+        shapes = {"qkv": ((nh + 2 * nkv) * d, h), "attn_output": (h, nh * d), "gate_up": (2 * f, h), "down": (h, f)}
+        rows, kept = [], []
+        for layer in layers:
+            linears = {}
+            for name, shape in shapes.items():
+                group = getattr(layer, name)
+                part = group.parts[0] if len(group.parts) == 1 else None
+                if not isinstance(part, GroupLinear) or (part.out_features, part.in_features) != shape or shape[0] % LANES:
+                    return None
+                if part.bias is not None and (name != "qkv" or not _is_vector(part.bias, shape[0])):
+                    return None
+                linears[name] = part
+            vectors = [layer.attn_norm, layer.ffn_norm, *((layer.q_norm, layer.k_norm) if layer.q_norm is not None else ())]
+            if not all(_is_vector(v, size) for v, size in zip(vectors, (h, h, d, d))) or (layer.q_norm is None) != (layer.k_norm is None):
+                return None
+            qkv_bias = linears["qkv"].bias
+            words = [layer.attn_norm.data_ptr(), *linears["qkv"].words, 0 if qkv_bias is None else qkv_bias.data_ptr(),
+                     0 if layer.q_norm is None else layer.q_norm.data_ptr(), 0 if layer.k_norm is None else layer.k_norm.data_ptr(),
+                     *linears["attn_output"].words, layer.ffn_norm.data_ptr(), *linears["gate_up"].words, *linears["down"].words]  # fmt: skip
+            rows.append(words)
+            kept.extend(v for v in (*vectors, qkv_bias) if v is not None)
+        return cls(config, np.array(rows, dtype=np.int64), kept)
+
+    def run(self, x: torch.Tensor, positions: np.ndarray, slots: np.ndarray, query_table: np.ndarray, key_table: np.ndarray,
+            keys: list[torch.Tensor], values: list[torch.Tensor], attention: DecodeAttention) -> torch.Tensor:  # fmt: skip
+        """x float32 [M, H] (contiguous; every layer's residual but the last added to it, in place); positions and KV
+        write slots int64 [M]; keys / values float32 [NKV, S, D] per layer -> the last layer's residual [M, H]."""
+        c = self.config
+        m = len(x)
+        if x.shape != (m, c.hidden) or x.dtype != torch.float32 or not x.is_contiguous() or len(keys) != len(self.words) != len(values):
+            raise ValueError(f"x must be contiguous float32 [M, {c.hidden}] and keys / values one per layer")
+        for name, array in (("positions", positions), ("slots", slots)):
+            if array.shape != (m,) or array.dtype != np.int64 or not array.flags.c_contiguous:
+                raise ValueError(f"{name}: expected int64 [{m}], got {array.dtype} {array.shape}")
+        for name, table in (("query_table", query_table), ("key_table", key_table)):
+            if table.dtype != np.float32 or table.shape[1:] != (c.head_dim // 2, 2) or not table.flags.c_contiguous:
+                raise ValueError(f"{name}: expected float32 [P, {c.head_dim // 2}, 2], got {table.dtype} {table.shape}")
+        longest = int(attention.lengths.max())
+        buffers = {
+            NORMED: torch.empty(m, c.hidden), QKV_OUT: torch.empty(m, self._widths["qkv"]),
+            QUERIES: torch.empty(m, c.heads, c.head_dim), ATTENDED: torch.empty(m, c.heads * c.head_dim),
+            RESIDUAL: torch.empty(m, c.hidden), GATE_UP_OUT: torch.empty(m, self._widths["gate_up"]),
+            ACTIVATED: torch.empty(m, c.ffn), SCORES: torch.empty(m, c.heads, longest),
+            TILES: torch.empty(m * max(c.hidden, c.ffn, c.heads * c.head_dim)), X: x,
+        }  # fmt: skip
+        stores = np.empty((len(keys), 2), dtype=np.int64)
+        slot_count = keys[0].shape[1]
+        for index, (k, v) in enumerate(zip(keys, values, strict=True)):
+            if k.shape != (c.kv_heads, slot_count, c.head_dim) or k.shape != v.shape or k.dtype != torch.float32 != v.dtype or not (k.is_contiguous() and v.is_contiguous()):
+                raise ValueError(f"layer {index}: keys and values must be contiguous float32 [{c.kv_heads}, {slot_count}, {c.head_dim}]")
+            stores[index] = k.data_ptr(), v.data_ptr()
+        check_operands(keys[0].numpy(), values[0].numpy(), buffers[QUERIES].numpy(), attention.tables, attention.lengths,
+                       attention.page_size, buffers[SCORES].numpy(), buffers[QUERIES].numpy())  # fmt: skip
+        size = np.array([m, c.hidden, c.ffn, c.heads, c.kv_heads, c.head_dim, slot_count, attention.page_size, longest,
+                         np.float64(attention.scale).view(np.int64)], dtype=np.int64)  # fmt: skip
+        addresses = np.array([buffers[name].data_ptr() for name in range(len(buffers))], dtype=np.int64)
+        parts = threads()
+        pieces, orders = _pieces(attention.order, m, c.kv_heads, parts)
+        with WORKERS.held(parts - 1) as workers:
+            result = run_layers(self.words, stores, workers, size, addresses, np.float32(c.norm_eps), positions, slots,
+                                query_table, key_table, attention.tables, attention.lengths, pieces)  # fmt: skip
+        del orders  # the pieces pointed into them until here
+        if result == WORKER_SILENT:
+            raise RuntimeError("a kernel worker stopped answering")
+        if result != DONE:
+            raise ValueError(f"row {result}: position {positions[result]} or slot {slots[result]} is out of range "
+                             f"({min(len(query_table), len(key_table))} positions, {slot_count} slots)")  # fmt: skip
+        return buffers[RESIDUAL]
+
+
+def _is_vector(t: torch.Tensor, size: int) -> bool:
+    return t.dtype == torch.float32 and t.shape == (size,) and t.is_contiguous() and t.is_cpu
+
+
+def _pieces(order: np.ndarray, rows: int, kv_heads: int, parts: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Attention cut over `parts` threads as the engine cuts it (kernels/engine/_shared_attention.py): one row by its
+    key/value heads, more by rows in `order`. [pieces, 4] (order address, count, low, high) and the orders they use."""
+    if rows == 1:
+        bounds = np.linspace(0, kv_heads, min(parts, kv_heads) + 1).round().astype(int)
+        orders = [np.ascontiguousarray(order, dtype=np.int64)]
+        return np.array([(orders[0].ctypes.data, 1, low, high) for low, high in zip(bounds, bounds[1:])], dtype=np.int64), orders
+    orders = [np.ascontiguousarray(part, dtype=np.int64) for part in np.array_split(order, min(parts, rows))]
+    return np.array([(part.ctypes.data, len(part), 0, kv_heads) for part in orders], dtype=np.int64), orders
