@@ -37,7 +37,7 @@ from kernels._fused_cpu import exp_float32
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
     "_attention_blocks.py": "a6b76fee5cdc0a8226a15721c1193a4620fe039bd571390fa42df6b9423818f8",
-    "_fused_cpu.py": "905834604dd5ebadb232a21c61b493a17f3a8366de7d5a310346cd92fe420d39",
+    "_fused_cpu.py": "1451dbe86dc3ece8e868bf09e9891670b9b2a699fb325a7200f72e22ebf65b0f",
 }
 
 

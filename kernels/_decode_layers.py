@@ -37,10 +37,10 @@ from kernels._linear import SPLIT_WORK, GroupLinear
 
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
     "_config.py": "9882fd9c73b91428dc07c0a1937fe4ae5f92584491148f9bf0fddf685d5873ea",
-    "_cpu_attention.py": "f419782f97968e4268302d29057ab8b0e3e4e3cb939d52747873d6d9e3cafcc0",
-    "_fused_cpu.py": "905834604dd5ebadb232a21c61b493a17f3a8366de7d5a310346cd92fe420d39",
+    "_cpu_attention.py": "bb2d665de45627b2594d62b69e1f8489cc0d3c4cc72cf864a638e4a8393c2a34",
+    "_fused_cpu.py": "1451dbe86dc3ece8e868bf09e9891670b9b2a699fb325a7200f72e22ebf65b0f",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_jobs.py": "603becb50fd21d225b6d65967bce2343c7ae07d877aee85c27eff5a8b2541fb2",
+    "_kernel_jobs.py": "21a942a67fa5159713657d68a807e905848437a47977c19fefb15d54d678bf49",
     "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }

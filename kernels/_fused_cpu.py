@@ -15,7 +15,9 @@ cross as addresses (checked first: contiguous CPU memory of the right dtype and 
 conversion of a tensor costs more than a small kernel), and bfloat16 or float32 is a run-time
 choice. No `parallel=True` (numba's default threading layer aborts when two Python threads launch
 parallel kernels at once, and two engines may run in one process). On AVX-512 hosts they compile
-for 512-bit vectors (kernels/_numba_target.py).
+for 512-bit vectors (kernels/_numba_target.py). No fast-math: kernels/_decode_layers.py runs its own compiled
+copies of these kernels, and every copy must give the same bits (with reassociation allowed, the copy inlined
+there summed RMSNorm's squares in another order); the sums run in plain order, a few hundred adds a row.
 
 Shapes: N rows, H hidden, F feed-forward width, NH query heads, NKV key/value heads, D head size,
 P rotary positions, S KV slots.

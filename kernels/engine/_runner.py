@@ -1,5 +1,6 @@
 """The model runner owns the forward: one batched pass over every scheduled chunk, with the keys and
-values in pages (kernels/engine/_ops.py) found through each sequence's page table.
+values in pages (kernels/engine/_ops.py) found through each sequence's page table. A step of decode rows
+only may run all its layers in one call of the backend (`Ops.decode_layers`: on the CPU, kernels/_decode_layers.py).
 
 Shapes: N rows (tokens of all chunks), H hidden, D head size, NH query heads, NKV key/value heads,
 V vocabulary, n sampled rows.
