@@ -37,7 +37,7 @@ from kernels._fused_cpu import exp_float32
 FLOAT_BYTES = 4
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline
     "_attention_blocks.py": "a6b76fee5cdc0a8226a15721c1193a4620fe039bd571390fa42df6b9423818f8",
-    "_fused_cpu.py": "1451dbe86dc3ece8e868bf09e9891670b9b2a699fb325a7200f72e22ebf65b0f",
+    "_fused_cpu.py": "dbe0670dcad15d24ce0989f281fd0347687ddbf20847e94eb0681f5b43ef9102",
 }
 
 

@@ -37,10 +37,10 @@ from kernels._linear import SPLIT_WORK, GroupLinear
 
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
     "_config.py": "9882fd9c73b91428dc07c0a1937fe4ae5f92584491148f9bf0fddf685d5873ea",
-    "_cpu_attention.py": "bb2d665de45627b2594d62b69e1f8489cc0d3c4cc72cf864a638e4a8393c2a34",
-    "_fused_cpu.py": "1451dbe86dc3ece8e868bf09e9891670b9b2a699fb325a7200f72e22ebf65b0f",
+    "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
+    "_fused_cpu.py": "dbe0670dcad15d24ce0989f281fd0347687ddbf20847e94eb0681f5b43ef9102",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_jobs.py": "21a942a67fa5159713657d68a807e905848437a47977c19fefb15d54d678bf49",
+    "_kernel_jobs.py": "27afa962ec6ca128228eef1cde216c2d569f65d76665f1b7f604c0e4457a22db",
     "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }

@@ -35,6 +35,7 @@ from kernels._numba_target import use_wide_vectors
 
 use_wide_vectors()  # before the first kernel compiles or loads from the cache
 
+SUM_LANES = 16  # running sums of RMSNorm's squares
 FLOAT32, BFLOAT16 = 1, 2  # a tensor's kind as the kernels take it (0: absent)
 _KINDS = {torch.float32: FLOAT32, torch.bfloat16: BFLOAT16}
 
@@ -108,6 +109,28 @@ def exp_float32(x):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- kernels (addresses of contiguous memory)
 
 
+@njit(inline="always")
+def _sum_of_squares(values, width, lanes):  # type: ignore[no-untyped-def]
+    """sum(values[:width]^2) in a fixed order that vectorises without fast-math: SUM_LANES running sums (lane l
+    takes j = l mod SUM_LANES), folded in halves, then the tail in order. `lanes`: float32 [SUM_LANES] scratch."""
+    for lane in range(SUM_LANES):
+        lanes[lane] = np.float32(0.0)
+    whole = width - width % SUM_LANES
+    for j in range(0, whole, SUM_LANES):
+        for lane in range(SUM_LANES):
+            lanes[lane] += values[j + lane] * values[j + lane]
+    half = SUM_LANES // 2
+    while half:
+        for lane in range(half):
+            lanes[lane] += lanes[lane + half]
+        half //= 2
+    total = lanes[0]
+    for j in range(whole, width):
+        total += values[j] * values[j]
+    return total
+
+
+
 @njit(cache=True, error_model="numpy")
 def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out_kind, rows, width):  # type: ignore[no-untyped-def]
     """x float32 [N, H] (+= residual [N, H] of `residual_kind`, 0: none); out [N, H] of `out_kind`
@@ -115,21 +138,15 @@ def _rms_norm_rows(x_at, residual_at, residual_kind, weight_at, eps, out_at, out
     x, weight = carray(_float_pointer(x_at), (rows, width)), carray(_float_pointer(weight_at), (width,))
     residual_float, residual_half = carray(_float_pointer(residual_at), (rows, width)), carray(_half_pointer(residual_at), (rows, width))
     out_float, out_half = carray(_float_pointer(out_at), (rows, width)), carray(_half_pointer(out_at), (rows, width))
+    lanes = np.empty(SUM_LANES, dtype=np.float32)
     for i in range(rows):
-        squares = np.float32(0.0)
         if residual_kind == BFLOAT16:
             for j in range(width):
-                value = x[i, j] + widen(residual_half[i, j])
-                x[i, j] = value
-                squares += value * value
+                x[i, j] += widen(residual_half[i, j])
         elif residual_kind == FLOAT32:
             for j in range(width):
-                value = x[i, j] + residual_float[i, j]
-                x[i, j] = value
-                squares += value * value
-        else:
-            for j in range(width):
-                squares += x[i, j] * x[i, j]
+                x[i, j] += residual_float[i, j]
+        squares = _sum_of_squares(x[i], width, lanes)
         scale = np.float32(1.0) / np.sqrt(squares / np.float32(width) + eps)
         if out_kind == BFLOAT16:
             for j in range(width):

@@ -28,7 +28,7 @@ from kernels._kernel_threads import SpinningWorkers, held_at, read_acquire, writ
 GEMM, ATTENTION, REST, NOTHING = 0, 1, 2, 3
 JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
-    "_cpu_attention.py": "bb2d665de45627b2594d62b69e1f8489cc0d3c4cc72cf864a638e4a8393c2a34",
+    "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
     "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
 }

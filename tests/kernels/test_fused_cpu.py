@@ -88,6 +88,14 @@ def test_rms_norm_adds_the_residual_and_normalises(residual_dtype: torch.dtype |
         assert torch.equal(out, exact.bfloat16())
 
 
+@pytest.mark.parametrize("width", [1, 7, 16, 17, 100, 576])  # the squares' 16 running sums, and the tail past them
+def test_rms_norm_of_any_width_matches_the_float64_reference(width: int) -> None:
+    g = torch.Generator().manual_seed(width)
+    x, weight = torch.randn(3, width, generator=g) * 5, torch.randn(width, generator=g)
+    out = fused.rms_norm(x.clone(), None, weight, 1e-5)
+    torch.testing.assert_close(out, reference_rms_norm(x, weight, 1e-5), rtol=1e-5, atol=1e-6)
+
+
 def test_rms_norm_accepts_a_strided_float16_residual_by_converting_it() -> None:
     x, residual = torch.randn(3, 16), torch.randn(16, 3).half().t()  # not contiguous, not float32
     out = fused.rms_norm(x.clone(), residual, torch.ones(16), 1e-6)
