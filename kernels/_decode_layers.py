@@ -20,7 +20,9 @@ L layers, S KV slots.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -182,18 +184,19 @@ class DecodeAttention:
 class DecodeLayers:
     """A model's layers as `run_layers` takes them (built by `of`); `run` runs a decode step through them."""
 
-    def __init__(self, config: ModelConfig, words: np.ndarray, kept: list[torch.Tensor]) -> None:
+    def __init__(self, config: ModelConfig, words: np.ndarray, kept: list[object]) -> None:
         self.config = config
         self.words = words  # [L, LAYER_WORDS]
         self._kept = kept  # the tensors the words point into
         self._widths = {"qkv": int(words[0, QKV + 5]) * LANES, "gate_up": int(words[0, GATE_UP + 5]) * LANES}
 
     @classmethod
-    def of(cls, layers: list, config: ModelConfig) -> DecodeLayers | None:  # type: ignore[type-arg]
+    def of(cls, layers: Sequence[Any], config: ModelConfig) -> DecodeLayers | None:
         """The words of `layers` (kernels/_model.py's `Layer`s), or None where a layer is not one `run_layers` runs."""
         h, d, nh, nkv, f = config.hidden, config.head_dim, config.heads, config.kv_heads, config.ffn
         shapes = {"qkv": ((nh + 2 * nkv) * d, h), "attn_output": (h, nh * d), "gate_up": (2 * f, h), "down": (h, f)}
-        rows, kept = [], []
+        rows: list[list[int]] = []
+        kept: list[object] = []  # what the words point into
         for layer in layers:
             linears = {}
             for name, shape in shapes.items():
@@ -212,7 +215,7 @@ class DecodeLayers:
                      0 if layer.q_norm is None else layer.q_norm.data_ptr(), 0 if layer.k_norm is None else layer.k_norm.data_ptr(),
                      *linears["attn_output"].words, layer.ffn_norm.data_ptr(), *linears["gate_up"].words, *linears["down"].words]  # fmt: skip
             rows.append(words)
-            kept.extend(v for v in (*vectors, qkv_bias) if v is not None)
+            kept.extend(v for v in (*vectors, qkv_bias, *linears.values()) if v is not None)
         return cls(config, np.array(rows, dtype=np.int64), kept)
 
     def run(self, x: torch.Tensor, positions: np.ndarray, slots: np.ndarray, query_table: np.ndarray, key_table: np.ndarray,
@@ -221,8 +224,10 @@ class DecodeLayers:
         write slots int64 [M]; keys / values float32 [NKV, S, D] per layer -> the last layer's residual [M, H]."""
         c = self.config
         m = len(x)
-        if x.shape != (m, c.hidden) or x.dtype != torch.float32 or not x.is_contiguous() or len(keys) != len(self.words) != len(values):
-            raise ValueError(f"x must be contiguous float32 [M, {c.hidden}] and keys / values one per layer")
+        if x.shape != (m, c.hidden) or x.dtype != torch.float32 or not x.is_contiguous():
+            raise ValueError(f"x must be contiguous float32 [M, {c.hidden}], not {list(x.shape)} {x.dtype}")
+        if not len(keys) == len(values) == len(self.words):
+            raise ValueError(f"{len(self.words)} layers need keys and values for each, got {len(keys)} and {len(values)}")
         for name, array in (("positions", positions), ("slots", slots)):
             if array.shape != (m,) or array.dtype != np.int64 or not array.flags.c_contiguous:
                 raise ValueError(f"{name}: expected int64 [{m}], got {array.dtype} {array.shape}")

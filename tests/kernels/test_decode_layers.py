@@ -114,6 +114,8 @@ def test_mismatched_operands_are_refused(tmp_path: Path) -> None:
         program.run(torch.zeros(1, 7), one, one, model.query_table, model.key_table, cache.keys, cache.values, attention)
     with pytest.raises(ValueError, match="keys and values"):
         program.run(torch.zeros(1, 256), one, one, model.query_table, model.key_table, [k[:1].contiguous() for k in cache.keys], cache.values, attention)
+    with pytest.raises(ValueError, match="layers need keys and values"):
+        program.run(torch.zeros(1, 256), one, one, model.query_table, model.key_table, cache.keys[:-1], cache.values, attention)
     with pytest.raises(ValueError, match="positions"):
         program.run(torch.zeros(1, 256), one.astype(np.int32), one, model.query_table, model.key_table, cache.keys, cache.values, attention)
 
