@@ -42,8 +42,8 @@ DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels h
     "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
     "_fused_cpu.py": "dbe0670dcad15d24ce0989f281fd0347687ddbf20847e94eb0681f5b43ef9102",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_jobs.py": "27afa962ec6ca128228eef1cde216c2d569f65d76665f1b7f604c0e4457a22db",
-    "_kernel_threads.py": "046fb1fe2bc5c227abadbb4865e33a74596890c2bbda3aaba03310419df90d6b",
+    "_kernel_jobs.py": "5888a77b67c75f12b0afc02a9183822ab473687f133b5c56330ca1aa1cd2a41a",
+    "_kernel_threads.py": "caaecf905c0757f664d93b808f9d074a7203bc24d717718d5bcf0c5f2286c778",
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }
 

@@ -8,8 +8,13 @@ counter catches up. A worker spins for a while after each job (the next layer's 
 microseconds away), then sleeps on a queue; every post also puts a wake-up token, so a sleeping worker
 misses no job.
 
-Jobs are int64 words: posted, done, then the operands the `serve` function reads. Each post and wait holds
-the pool's lock, so callers on several threads take turns. A forked child starts workers of its own.
+Jobs are int64 words: posted, done, then the operands the `serve` function reads, then `held`. Each post and
+wait holds the pool's lock, so callers on several threads take turns. A forked child starts workers of its own.
+
+Compiled code may post jobs itself (kernels/_decode_layers.py runs a decode step's layers in one call): a job
+posted so carries no wake-up token, so it may only be posted inside `held`, which keeps the workers spinning
+(`held` set, a job done first) until the block ends. A sleeping worker would never run it, and every later
+post, which waits for its slot to be free, would wait forever.
 """
 
 from __future__ import annotations
