@@ -42,8 +42,8 @@ DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels h
     "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
     "_fused_cpu.py": "dbe0670dcad15d24ce0989f281fd0347687ddbf20847e94eb0681f5b43ef9102",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_jobs.py": "5888a77b67c75f12b0afc02a9183822ab473687f133b5c56330ca1aa1cd2a41a",
-    "_kernel_threads.py": "caaecf905c0757f664d93b808f9d074a7203bc24d717718d5bcf0c5f2286c778",
+    "_kernel_jobs.py": "fea39e19fd9c9a24e7d5539ce78c180d469b562eced0006216f2ccf272def35e",
+    "_kernel_threads.py": "b1be7eafa2ae309e6857bfb46f08dba86d4e956dd6a3b249dae10a3651eeee0d",
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }
 

@@ -30,7 +30,7 @@ JOB_FIELDS = 19  # the kind, then the operands of the longer job (attention: 18)
 DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels here inline (see kernels/_cpu_attention.py)
     "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_threads.py": "caaecf905c0757f664d93b808f9d074a7203bc24d717718d5bcf0c5f2286c778",
+    "_kernel_threads.py": "b1be7eafa2ae309e6857bfb46f08dba86d4e956dd6a3b249dae10a3651eeee0d",
 }
 _threads: int | None = None
 

@@ -116,6 +116,12 @@ class SpinningWorkers:
         self._workers: list[_Worker] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget_parent)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's workers did not come along, and the lock may have been held by one of
+        its other threads (a decode step runs under it) that the child does not have."""
+        self._workers, self._pid, self._lock = [], os.getpid(), threading.Lock()
 
     def _enlist(self, count: int) -> list[_Worker]:
         """The first `count` workers, started where there are fewer (the lock held)."""

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels._group_matmul import GroupWeights, pack
-from kernels._kernel_jobs import product, rest
+from kernels._kernel_jobs import WORKERS, product, rest
 
 
 def random_weight(rows: int, cols: int, seed: int, nibbles: bool = False) -> tuple[GroupWeights, np.ndarray]:
@@ -111,4 +111,30 @@ def test_a_forked_child_starts_workers_of_its_own() -> None:
     child.start()
     got = queue.get(timeout=60)
     child.join(timeout=60)
+    assert child.exitcode == 0 and np.array_equal(got, expected)
+
+
+def test_a_child_forked_while_another_thread_holds_the_workers_still_computes() -> None:
+    weights, _ = random_weight(64, 64, 5)
+    expected = product(weights, torch.ones(2, 64), 2).numpy()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with WORKERS.held(1):  # the pool's lock, as a decode step's one call holds it
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(60)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_product_in_child, args=(queue,))
+        child.start()
+        got = queue.get(timeout=60)
+        child.join(timeout=60)
+    finally:
+        release.set()
+        holder.join(60)
     assert child.exitcode == 0 and np.array_equal(got, expected)
