@@ -9,9 +9,9 @@ attention, the output product, RMSNorm, gate/up, SwiGLU, down. It posts the spin
 each product and of attention itself (kernels/_kernel_jobs.py's jobs, written into their job slots) and
 spins until they are done, so each row's numbers are the bits the eager path gives.
 
-It serves layers whose four linears are each one group-code weight (kernels/_group_matmul.py) whose outputs
-fill its column blocks (a multiple of 16), with a bias on qkv at most (`DecodeLayers.of` says None
-otherwise, and the eager path runs). Rows attend through page tables as kernels/_cpu_attention.py reads
+It serves layers whose four linears are group-code weights (kernels/_group_matmul.py; up to MAX_PARTS of them
+side by side, as a LinearGroup holds weights of different code widths) whose outputs fill their column blocks (a
+multiple of 16), with a bias on qkv at most (`DecodeLayers.of` says None otherwise, and the eager path runs). Rows attend through page tables as kernels/_cpu_attention.py reads
 them: a single-sequence cache is one page.
 
 Shapes: M rows, H hidden, F feed-forward width, NH query heads, NKV key/value heads, D head size,
@@ -47,9 +47,17 @@ DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels h
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }
 
-# a layer's words: each linear as (codes, scales, bytes of a block's codes, groups, nibbles, blocks)
-ATTN_NORM, QKV, QKV_BIAS, Q_NORM, K_NORM, ATTN_OUT, FFN_NORM, GATE_UP, DOWN = 0, 1, 7, 8, 9, 10, 16, 17, 23
-LAYER_WORDS = 29
+# a layer's words. A linear: its part count, then each part's (codes, scales, bytes of a block's codes, groups,
+# nibbles, blocks), the parts' outputs side by side (weights of different code widths are parts of their own)
+MAX_PARTS, PART_WORDS = 3, 6
+LINEAR_WORDS = 1 + MAX_PARTS * PART_WORDS
+ATTN_NORM, QKV = 0, 1
+QKV_BIAS = QKV + LINEAR_WORDS
+Q_NORM, K_NORM, ATTN_OUT = QKV_BIAS + 1, QKV_BIAS + 2, QKV_BIAS + 3
+FFN_NORM = ATTN_OUT + LINEAR_WORDS
+GATE_UP = FFN_NORM + 1
+DOWN = GATE_UP + LINEAR_WORDS
+LAYER_WORDS = DOWN + LINEAR_WORDS
 # the step's buffers, by address
 X, NORMED, TILES, QKV_OUT, QUERIES, ATTENDED, RESIDUAL, GATE_UP_OUT, ACTIVATED, SCORES = range(10)
 # the step's sizes
@@ -83,23 +91,30 @@ def _finished(job_at, posted):  # type: ignore[no-untyped-def]
 
 @njit(inline="always")
 def _product(workers, posted, job, w, at, x_at, m, k, tiles_at, out_at):  # type: ignore[no-untyped-def]
-    """out [M, 16 blocks] = x [M, K] . W.T for the linear at word `at` of layer words `w`, split by column blocks as
-    `GroupLinear` splits it. False if a worker fell silent."""
-    blocks, nibbles = w[at + 5], w[at + 4]
+    """out [M, N] = x [M, K] . W.T for the linear at word `at` of layer words `w`, each part into its columns, split by
+    column blocks as `GroupLinear` splits it. False if a worker fell silent."""
     source = x_at
     if m > 1:
         tile_major(numba.carray(_floats_at(x_at), (m, k)), numba.carray(_floats_at(tiles_at), (m * k,)))
         source = tiles_at
-    parts = len(workers) + 1 if m * blocks * LANES * k >= SPLIT_WORK else 1
-    parts = min(parts, blocks)
-    for part in range(1, parts):
-        job[0], job[1], job[2], job[3], job[4], job[5], job[6] = GEMM, source, m, w[at], w[at + 1], w[at + 2], w[at + 3]
-        job[7], job[8], job[9], job[10], job[11] = out_at, blocks * LANES, blocks * part // parts, blocks * (part + 1) // parts, nibbles
-        posted[part - 1] = _post(workers[part - 1], job, 12)
-    multiply(source, m, w[at], w[at + 1], w[at + 2], w[at + 3], out_at, blocks * LANES, 0, blocks // parts, nibbles)
-    for part in range(1, parts):
-        if not _finished(workers[part - 1], posted[part - 1]):
-            return False
+    width = 0
+    for part in range(w[at]):
+        width += w[at + 1 + part * PART_WORDS + 5] * LANES
+    column = 0
+    for part in range(w[at]):
+        p = at + 1 + part * PART_WORDS
+        blocks, nibbles, part_at = w[p + 5], w[p + 4], out_at + column * FLOAT_BYTES
+        split = len(workers) + 1 if m * blocks * LANES * k >= SPLIT_WORK else 1
+        split = min(split, blocks)
+        for piece in range(1, split):
+            job[0], job[1], job[2], job[3], job[4], job[5], job[6] = GEMM, source, m, w[p], w[p + 1], w[p + 2], w[p + 3]
+            job[7], job[8], job[9], job[10], job[11] = part_at, width, blocks * piece // split, blocks * (piece + 1) // split, nibbles
+            posted[piece - 1] = _post(workers[piece - 1], job, 12)
+        multiply(source, m, w[p], w[p + 1], w[p + 2], w[p + 3], part_at, width, 0, blocks // split, nibbles)
+        for piece in range(1, split):
+            if not _finished(workers[piece - 1], posted[piece - 1]):
+                return False
+        column += blocks * LANES
     return True
 
 
@@ -188,7 +203,7 @@ class DecodeLayers:
         self.config = config
         self.words = words  # [L, LAYER_WORDS]
         self._kept = kept  # the tensors the words point into
-        self._widths = {"qkv": int(words[0, QKV + 5]) * LANES, "gate_up": int(words[0, GATE_UP + 5]) * LANES}
+        self._widths = {"qkv": (config.heads + 2 * config.kv_heads) * config.head_dim, "gate_up": 2 * config.ffn}
 
     @classmethod
     def of(cls, layers: Sequence[Any], config: ModelConfig) -> DecodeLayers | None:
@@ -198,24 +213,26 @@ class DecodeLayers:
         rows: list[list[int]] = []
         kept: list[object] = []  # what the words point into
         for layer in layers:
-            linears = {}
+            linears: dict[str, list[int]] = {}
             for name, shape in shapes.items():
-                group = getattr(layer, name)
-                part = group.parts[0] if len(group.parts) == 1 else None
-                if not isinstance(part, GroupLinear) or (part.out_features, part.in_features) != shape or shape[0] % LANES:
+                parts = getattr(layer, name).parts
+                if not _fits(parts, shape) or (name != "qkv" and any(part.bias is not None for part in parts)):
                     return None
-                if part.bias is not None and (name != "qkv" or not _is_vector(part.bias, shape[0])):
-                    return None
-                linears[name] = part
+                linears[name] = [len(parts), *(word for part in parts for word in part.words)]
+                linears[name] += [0] * (LINEAR_WORDS - len(linears[name]))
+                kept.extend(parts)
             vectors = [layer.attn_norm, layer.ffn_norm, *((layer.q_norm, layer.k_norm) if layer.q_norm is not None else ())]
             if not all(_is_vector(v, size) for v, size in zip(vectors, (h, h, d, d))) or (layer.q_norm is None) != (layer.k_norm is None):
                 return None
-            qkv_bias = linears["qkv"].bias
-            words = [layer.attn_norm.data_ptr(), *linears["qkv"].words, 0 if qkv_bias is None else qkv_bias.data_ptr(),
+            biases = [part.bias for part in layer.qkv.parts]
+            if any(b is None for b in biases) != all(b is None for b in biases) or not all(b is None or _is_vector(b, len(b)) for b in biases):
+                return None  # a bias on some parts only
+            qkv_bias = None if biases[0] is None else torch.cat(biases)  # type: ignore[arg-type]
+            words = [layer.attn_norm.data_ptr(), *linears["qkv"], 0 if qkv_bias is None else qkv_bias.data_ptr(),
                      0 if layer.q_norm is None else layer.q_norm.data_ptr(), 0 if layer.k_norm is None else layer.k_norm.data_ptr(),
-                     *linears["attn_output"].words, layer.ffn_norm.data_ptr(), *linears["gate_up"].words, *linears["down"].words]  # fmt: skip
+                     *linears["attn_output"], layer.ffn_norm.data_ptr(), *linears["gate_up"], *linears["down"]]  # fmt: skip
             rows.append(words)
-            kept.extend(v for v in (*vectors, qkv_bias, *linears.values()) if v is not None)
+            kept.extend(v for v in (*vectors, qkv_bias) if v is not None)
         return cls(config, np.array(rows, dtype=np.int64), kept)
 
     def run(self, x: torch.Tensor, positions: np.ndarray, slots: np.ndarray, query_table: np.ndarray, key_table: np.ndarray,
@@ -265,6 +282,16 @@ class DecodeLayers:
             raise ValueError(f"row {result}: position {positions[result]} or slot {slots[result]} is out of range "
                              f"({min(len(query_table), len(key_table))} positions, {slot_count} slots)")  # fmt: skip
         return buffers[RESIDUAL]
+
+
+def _fits(parts: Sequence[object], shape: tuple[int, int]) -> bool:
+    """Whether `parts` (a LinearGroup's) are group-code layers that `run_layers` computes as one [N, K] weight: at most
+    MAX_PARTS, each of K inputs and a whole number of column blocks, N outputs together."""
+    if not 1 <= len(parts) <= MAX_PARTS or not all(isinstance(part, GroupLinear) for part in parts):
+        return False
+    layers = [part for part in parts if isinstance(part, GroupLinear)]
+    return (all(part.in_features == shape[1] and part.out_features % LANES == 0 for part in layers)
+            and sum(part.out_features for part in layers) == shape[0])  # fmt: skip
 
 
 def _is_vector(t: torch.Tensor, size: int) -> bool:

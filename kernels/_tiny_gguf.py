@@ -42,6 +42,7 @@ class TinyModelSpec:
     weight_type: GGMLQuantizationType = GGMLQuantizationType.Q4_1
     embedding_type: GGMLQuantizationType = GGMLQuantizationType.Q8_0
     seed: int = 0
+    tensor_types: tuple[tuple[str, GGMLQuantizationType], ...] = ()  # per weight name (e.g. "attn_v"), over weight_type
 
     @property
     def head_dim(self) -> int:
@@ -131,7 +132,8 @@ def write_tiny_llama_gguf(path: str | Path, spec: TinyModelSpec = TinyModelSpec(
             ("attn_q", h, h), ("attn_k", kv, h), ("attn_v", kv, h), ("attn_output", h, h),
             ("ffn_gate", spec.ffn, h), ("ffn_up", spec.ffn, h), ("ffn_down", h, spec.ffn),
         ):  # fmt: skip
-            writer.add_tensor(prefix + name + ".weight", _quantized(matrix(rows, cols, cols**-0.5), weight), raw_dtype=weight)
+            kind = dict(spec.tensor_types).get(name, weight)
+            writer.add_tensor(prefix + name + ".weight", _quantized(matrix(rows, cols, cols**-0.5), kind), raw_dtype=kind)
         writer.add_tensor(prefix + "attn_norm.weight", norm(h))
         writer.add_tensor(prefix + "ffn_norm.weight", norm(h))
         if arch == "qwen2":

@@ -60,6 +60,21 @@ def test_one_call_gives_the_bits_of_the_per_layer_path(tmp_path: Path, architect
     assert torch.equal(fused_keys, eager_keys)
 
 
+MIXED = (("attn_v", Q.Q8_0), ("ffn_up", Q.Q8_0))  # bytes beside nibbles: qkv and gate_up of two parts each
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen2"])
+def test_linears_of_several_parts_give_the_bits_of_the_per_layer_path(tmp_path: Path, architecture: str, kernel_threads: int) -> None:
+    model = load(tmp_path, TinyModelSpec(**{**SPLIT_SPEC.__dict__, "architecture": architecture, "tensor_types": MIXED}))
+    assert [len(model.layers[0].qkv.parts), len(model.layers[0].gate_up.parts)] == [2, 2]
+    assert model.decode_layers is not None
+    fused_logits, fused_keys = decode(model, 12)
+    model.decode_layers = None
+    eager_logits, eager_keys = decode(model, 12)
+    assert torch.equal(fused_logits, eager_logits)
+    assert torch.equal(fused_keys, eager_keys)
+
+
 def test_engine_decode_steps_of_many_rows_give_the_tokens_of_the_per_layer_path(tmp_path: Path, kernel_threads: int) -> None:
     local = LocalModel.load(write_tiny_llama_gguf(tmp_path / "split.gguf", SPLIT_SPEC))
     try:
