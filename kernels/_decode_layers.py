@@ -11,8 +11,8 @@ spins until they are done, so each row's numbers are the bits the eager path giv
 
 It serves layers whose four linears are group-code weights (kernels/_group_matmul.py; up to MAX_PARTS of them
 side by side, as a LinearGroup holds weights of different code widths) whose outputs fill their column blocks (a
-multiple of 16), with a bias on qkv at most (`DecodeLayers.of` says None otherwise, and the eager path runs). Rows attend through page tables as kernels/_cpu_attention.py reads
-them: a single-sequence cache is one page.
+multiple of 16), with a bias on qkv at most (`DecodeLayers.of` says None otherwise, and the eager path runs).
+Rows attend through page tables as kernels/_cpu_attention.py reads them: a single-sequence cache is one page.
 
 Shapes: M rows, H hidden, F feed-forward width, NH query heads, NKV key/value heads, D head size,
 L layers, S KV slots.
@@ -33,7 +33,7 @@ from kernels._config import ModelConfig
 from kernels._cpu_attention import check_operands
 from kernels._fused_cpu import FLOAT32, _attention_inputs_rows, _rms_norm_rows, _swiglu_rows
 from kernels._group_matmul import LANES, multiply, tile_major
-from kernels._kernel_jobs import ATTENTION, GEMM, JOB_FIELDS, WORKERS, _attention, _floats_at, _words_at, threads
+from kernels._kernel_jobs import ATTENTION, GEMM, JOB_FIELDS, WORKERS, _attention, _floats_at, _words_at, attention_pieces, threads
 from kernels._kernel_threads import read_acquire, write_release
 from kernels._linear import SPLIT_WORK, GroupLinear
 
@@ -42,7 +42,7 @@ DEPENDENCY_HASHES = {  # sha256 of each file whose numba functions the kernels h
     "_cpu_attention.py": "0b93ec7185b0be96df7e7399bb1f57646ace31068322c808d73bcfa63bce4a43",
     "_fused_cpu.py": "dbe0670dcad15d24ce0989f281fd0347687ddbf20847e94eb0681f5b43ef9102",
     "_group_matmul.py": "d8e7aae8263c20338ac31dc17c99b8ac360e7043b801bb1673599f616314e42b",
-    "_kernel_jobs.py": "fea39e19fd9c9a24e7d5539ce78c180d469b562eced0006216f2ccf272def35e",
+    "_kernel_jobs.py": "54a4d279a1b5b52a13478a3405e4e5a57da68c7ac50ccd75232e61a94d3ee068",
     "_kernel_threads.py": "b1be7eafa2ae309e6857bfb46f08dba86d4e956dd6a3b249dae10a3651eeee0d",
     "_linear.py": "ce42ee4433d38b853fc51fd7a88e7192b952138ff43fdb9abe799f13f7c465f4",
 }
@@ -203,7 +203,6 @@ class DecodeLayers:
         self.config = config
         self.words = words  # [L, LAYER_WORDS]
         self._kept = kept  # the tensors the words point into
-        self._widths = {"qkv": (config.heads + 2 * config.kv_heads) * config.head_dim, "gate_up": 2 * config.ffn}
 
     @classmethod
     def of(cls, layers: Sequence[Any], config: ModelConfig) -> DecodeLayers | None:
@@ -225,7 +224,7 @@ class DecodeLayers:
             if not all(_is_vector(v, size) for v, size in zip(vectors, (h, h, d, d))) or (layer.q_norm is None) != (layer.k_norm is None):
                 return None
             biases = [part.bias for part in layer.qkv.parts]
-            if any(b is None for b in biases) != all(b is None for b in biases) or not all(b is None or _is_vector(b, len(b)) for b in biases):
+            if len({b is None for b in biases}) > 1 or not all(b is None or _is_vector(b, len(b)) for b in biases):
                 return None  # a bias on some parts only
             qkv_bias = None if biases[0] is None else torch.cat(biases)  # type: ignore[arg-type]
             words = [layer.attn_norm.data_ptr(), *linears["qkv"], 0 if qkv_bias is None else qkv_bias.data_ptr(),
@@ -253,9 +252,9 @@ class DecodeLayers:
                 raise ValueError(f"{name}: expected float32 [P, {c.head_dim // 2}, 2], got {table.dtype} {table.shape}")
         longest = int(attention.lengths.max())
         buffers = {
-            NORMED: torch.empty(m, c.hidden), QKV_OUT: torch.empty(m, self._widths["qkv"]),
+            NORMED: torch.empty(m, c.hidden), QKV_OUT: torch.empty(m, (c.heads + 2 * c.kv_heads) * c.head_dim),
             QUERIES: torch.empty(m, c.heads, c.head_dim), ATTENDED: torch.empty(m, c.heads * c.head_dim),
-            RESIDUAL: torch.empty(m, c.hidden), GATE_UP_OUT: torch.empty(m, self._widths["gate_up"]),
+            RESIDUAL: torch.empty(m, c.hidden), GATE_UP_OUT: torch.empty(m, 2 * c.ffn),
             ACTIVATED: torch.empty(m, c.ffn), SCORES: torch.empty(m, c.heads, longest),
             TILES: torch.empty(m * max(c.hidden, c.ffn, c.heads * c.head_dim)), X: x,
         }  # fmt: skip
@@ -271,7 +270,7 @@ class DecodeLayers:
                          np.float64(attention.scale).view(np.int64)], dtype=np.int64)  # fmt: skip
         addresses = np.array([buffers[name].data_ptr() for name in range(len(buffers))], dtype=np.int64)
         parts = threads()
-        pieces, orders = _pieces(attention.order, m, c.kv_heads, parts)
+        pieces, orders = _pieces(attention.order, c.kv_heads, parts)
         with WORKERS.held(parts - 1) as workers:
             result = run_layers(self.words, stores, workers, size, addresses, np.float32(c.norm_eps), positions, slots,
                                 query_table, key_table, attention.tables, attention.lengths, pieces)  # fmt: skip
@@ -287,23 +286,18 @@ class DecodeLayers:
 def _fits(parts: Sequence[object], shape: tuple[int, int]) -> bool:
     """Whether `parts` (a LinearGroup's) are group-code layers that `run_layers` computes as one [N, K] weight: at most
     MAX_PARTS, each of K inputs and a whole number of column blocks, N outputs together."""
-    if not 1 <= len(parts) <= MAX_PARTS or not all(isinstance(part, GroupLinear) for part in parts):
-        return False
     layers = [part for part in parts if isinstance(part, GroupLinear)]
-    return (all(part.in_features == shape[1] and part.out_features % LANES == 0 for part in layers)
-            and sum(part.out_features for part in layers) == shape[0])  # fmt: skip
+    return (1 <= len(layers) == len(parts) <= MAX_PARTS and sum(part.out_features for part in layers) == shape[0]
+            and all(part.in_features == shape[1] and part.out_features % LANES == 0 for part in layers))  # fmt: skip
 
 
 def _is_vector(t: torch.Tensor, size: int) -> bool:
     return t.dtype == torch.float32 and t.shape == (size,) and t.is_contiguous() and t.is_cpu
 
 
-def _pieces(order: np.ndarray, rows: int, kv_heads: int, parts: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Attention cut over `parts` threads as the engine cuts it (kernels/engine/_shared_attention.py): one row by its
-    key/value heads, more by rows in `order`. [pieces, 4] (order address, count, low, high) and the orders they use."""
-    if rows == 1:
-        bounds = np.linspace(0, kv_heads, min(parts, kv_heads) + 1).round().astype(int)
-        orders = [np.ascontiguousarray(order, dtype=np.int64)]
-        return np.array([(orders[0].ctypes.data, 1, low, high) for low, high in zip(bounds, bounds[1:])], dtype=np.int64), orders
-    orders = [np.ascontiguousarray(part, dtype=np.int64) for part in np.array_split(order, min(parts, rows))]
-    return np.array([(part.ctypes.data, len(part), 0, kv_heads) for part in orders], dtype=np.int64), orders
+def _pieces(order: np.ndarray, kv_heads: int, parts: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`attention_pieces` as `run_layers` reads them: [pieces, 4] (rows' order address, count, low, high), and the
+    order arrays those addresses point into (keep them until the call returns)."""
+    pieces = attention_pieces(order, kv_heads, parts)
+    words = np.array([(rows.ctypes.data, len(rows), low, high) for rows, low, high in pieces], dtype=np.int64)
+    return words, [rows for rows, _, _ in pieces]

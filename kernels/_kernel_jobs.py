@@ -134,6 +134,18 @@ def product(weights: GroupWeights, x: torch.Tensor, parts: int) -> torch.Tensor:
     return out
 
 
+def attention_pieces(order: np.ndarray, kv_heads: int, parts: int) -> list[tuple[np.ndarray, int, int]]:
+    """Decode attention over rows `order` (int64) cut for up to `parts` threads: (the rows, in order, C-contiguous;
+    key/value heads low..high) a piece. One row by its key/value heads (a view of one row's heads is contiguous,
+    many rows' are not), more by rows, so rows sharing pages stay together. Each head of each row stays whole in one
+    piece, so the cut changes no number."""
+    if len(order) == 1:
+        bounds = np.linspace(0, kv_heads, min(parts, kv_heads) + 1).round().astype(int)
+        row = np.ascontiguousarray(order, dtype=np.int64)
+        return [(row, int(low), int(high)) for low, high in zip(bounds, bounds[1:])]
+    return [(np.ascontiguousarray(part, dtype=np.int64), 0, kv_heads) for part in np.array_split(order, min(parts, len(order)))]
+
+
 def attention_job(keys: np.ndarray, values: np.ndarray, queries: np.ndarray, tables: np.ndarray, lengths: np.ndarray,
                   order: np.ndarray, page_size: int, scale: float, scores: np.ndarray, out: np.ndarray) -> tuple[int, ...]:  # fmt: skip
     """The words of a job computing rows `order` as `attend_rows` would (operands checked by its caller, C-contiguous)."""

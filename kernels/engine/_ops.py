@@ -130,7 +130,7 @@ class TorchOps:
         """kernels/_decode_layers.py's single call where the model's layers allow it: the same kernels as the
         per-layer ops, decode attention as `shared_decode_attention` computes it."""
         layers = model.decode_layers if isinstance(model, LlamaModel) else None
-        if layers is None or not (self.batch_invariant and self.share_prefix) or plan.prefills or plan.decode_rows != len(x):
+        if layers is None or not (self.batch_invariant and self.share_prefix) or plan.decode_rows != len(x):  # a prompt makes x longer
             return None
         positions, slots = self._positions_and_slots(plan)
         table = self._table(model.rope)

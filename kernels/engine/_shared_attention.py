@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from kernels._cpu_attention import attend_rows, check_operands
-from kernels._kernel_jobs import WORKERS, attention_job, threads
+from kernels._kernel_jobs import WORKERS, attention_job, attention_pieces, threads
 from kernels.engine._step_plan import StepPlan
 
 
@@ -118,11 +118,5 @@ def _prepare(k: np.ndarray, v: np.ndarray, q: np.ndarray, plan: StepPlan, work: 
     scores = work.take("decode_scores", rows, heads, longest).numpy()  # taken here only: the step's rows own it
     out = np.empty_like(q)
     check_operands(k, v, q, plan.decode_tables, plan.decode_lengths, plan.page_size, scores, out)
-    kv_heads = k.shape[0]
-    if rows == 1:  # one row: its key/value heads apart (a view of one row's heads is contiguous; many rows' are not)
-        bounds = np.linspace(0, kv_heads, min(threads(), kv_heads) + 1).round().astype(int)
-        pieces = tuple((plan.decode_order, int(low), int(high)) for low, high in zip(bounds, bounds[1:]))
-    else:
-        parts = np.array_split(plan.decode_order, min(threads(), rows))
-        pieces = tuple((np.ascontiguousarray(part), 0, kv_heads) for part in parts)
+    pieces = tuple(attention_pieces(plan.decode_order, k.shape[0], threads()))
     return _Rows(plan, threads(), scores, pieces, (k.shape, q.shape))

@@ -102,16 +102,22 @@ def _product_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[typ
     queue.put(product(weights, torch.ones(2, 64), 2).numpy())
 
 
-def test_a_forked_child_starts_workers_of_its_own() -> None:
-    weights, _ = random_weight(64, 64, 5)
-    expected = product(weights, torch.ones(2, 64), 2).numpy()  # the parent's workers exist now
+def product_in_forked_child() -> tuple[np.ndarray, int | None]:
+    """A two-thread product computed in a child forked now: (its result, the child's exit code)."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_product_in_child, args=(queue,))
     child.start()
     got = queue.get(timeout=60)
     child.join(timeout=60)
-    assert child.exitcode == 0 and np.array_equal(got, expected)
+    return got, child.exitcode
+
+
+def test_a_forked_child_starts_workers_of_its_own() -> None:
+    weights, _ = random_weight(64, 64, 5)
+    expected = product(weights, torch.ones(2, 64), 2).numpy()  # the parent's workers exist now
+    got, exitcode = product_in_forked_child()
+    assert exitcode == 0 and np.array_equal(got, expected)
 
 
 def test_a_child_forked_while_another_thread_holds_the_workers_still_computes() -> None:
@@ -128,13 +134,8 @@ def test_a_child_forked_while_another_thread_holds_the_workers_still_computes() 
     holder.start()
     try:
         assert holding.wait(60)
-        context = multiprocessing.get_context("fork")
-        queue = context.Queue()
-        child = context.Process(target=_product_in_child, args=(queue,))
-        child.start()
-        got = queue.get(timeout=60)
-        child.join(timeout=60)
+        got, exitcode = product_in_forked_child()
     finally:
         release.set()
         holder.join(60)
-    assert child.exitcode == 0 and np.array_equal(got, expected)
+    assert exitcode == 0 and np.array_equal(got, expected)
